@@ -1,0 +1,617 @@
+//! Gradient descent on `L(W₁, W₂) = ℓ(W₁W₂)` with a certificate at every
+//! step (THEORY §1, §5), driven like an executor: [`Trainer::step`] does one
+//! iteration and returns its record; [`Trainer::run`] loops until a stop
+//! condition and hands every record to an [`Observer`].
+
+use nalgebra::{DefaultAllocator, DimAdd, OMatrix, OVector, U1};
+
+use crate::apriori::{apriori_certificate, AprioriCertificate, AprioriInputs, NoCertificate};
+use crate::certificate::{
+    rounding_tolerance, CertificateTally, LocalConstants, StepCertificate, StepCheck,
+};
+use crate::dims::NetAllocator;
+use crate::error::ProblemError;
+use crate::imbalance::{imbalance_spectrum, ImbalanceSummary, ImbalanceWorkspace};
+use crate::kernels;
+use crate::linalg::{gram_cols, gram_rows, sym_eigenvalues};
+use crate::loss::{Evaluation, Loss};
+use crate::net::TwoLayer;
+use crate::rules::{PreparedRule, RuleContext, RuleUnavailable, StartInfo, StepRule};
+use crate::scalar::{pos, sqrt, Real};
+
+/// When a run counts as converged.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Tolerance<T> {
+    /// `L − L* ≤ ε`.
+    Absolute(T),
+    /// `L − L* ≤ ε (L₀ − L*)`.
+    Relative(T),
+}
+
+/// Settings of a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TrainerConfig<T> {
+    /// Iteration cap.
+    pub max_iters: usize,
+    /// Convergence tolerance on the gap.
+    pub tol: Tolerance<T>,
+    /// Check the per-step certificate (THEORY §5). Rules that need the local
+    /// constants compute them anyway.
+    pub certify: bool,
+    /// Compute the imbalance spectrum every this many steps and check
+    /// Lemma 3's drift bound (THEORY §7); 0 = only at the start.
+    pub imbalance_every: usize,
+    /// Stop as `Stalled` after this many consecutive steps that do not
+    /// improve the best gap beyond rounding (the precision floor).
+    pub stall_window: usize,
+}
+
+impl<T: Real> Default for TrainerConfig<T> {
+    fn default() -> Self {
+        Self {
+            max_iters: 1000,
+            tol: Tolerance::Relative(T::of(1e-10)),
+            certify: true,
+            imbalance_every: 0,
+            stall_window: 20,
+        }
+    }
+}
+
+/// Where a run is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Status {
+    /// Still iterating.
+    Running,
+    /// The gap reached the tolerance.
+    Converged,
+    /// The iteration cap was reached first.
+    MaxIters,
+    /// The loss became non-finite or increased beyond rounding at this step.
+    Diverged {
+        /// The step at which it happened.
+        at: usize,
+    },
+    /// The gap stopped improving (machine precision reached).
+    Stalled,
+    /// The step rule gives no step here.
+    RuleUnavailable(RuleUnavailable),
+    /// The observer asked to stop.
+    Stopped,
+}
+
+impl Status {
+    /// Short name: `running|converged|max_iters|diverged|stalled|rule_unavailable|stopped`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Converged => "converged",
+            Self::MaxIters => "max_iters",
+            Self::Diverged { .. } => "diverged",
+            Self::Stalled => "stalled",
+            Self::RuleUnavailable(_) => "rule_unavailable",
+            Self::Stopped => "stopped",
+        }
+    }
+
+    /// `true` once the run has ended.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::Running)
+    }
+}
+
+/// Everything about one iteration `t → t+1`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StepRecord<T> {
+    /// Iteration index `t`.
+    pub t: usize,
+    /// `L_t`.
+    pub loss: T,
+    /// `L_t − L*`.
+    pub gap: T,
+    /// Step `η_t` taken.
+    pub eta: T,
+    /// Predicted quantities (meaningful when `certified`).
+    pub cert: StepCertificate<T>,
+    /// Measured outcome.
+    pub check: StepCheck<T>,
+    /// `true` when the certificate was computed and checked.
+    pub certified: bool,
+    /// `L_{t+1}`.
+    pub next_loss: T,
+    /// `L_{t+1} − L*`.
+    pub next_gap: T,
+    /// Cumulative imbalance drift bound `Σ_{s≤t} η_s² g_s²` (Lemma 3).
+    pub drift: T,
+    /// Imbalance of the new iterate when it was computed at this step.
+    pub imbalance: Option<ImbalanceSummary<T>>,
+}
+
+/// Receives every step's record; return `false` to stop the run.
+pub trait Observer<T> {
+    /// Called after every step.
+    fn observe(&mut self, record: &StepRecord<T>) -> bool;
+}
+
+/// An observer that does nothing.
+impl<T> Observer<T> for () {
+    fn observe(&mut self, _: &StepRecord<T>) -> bool {
+        true
+    }
+}
+
+impl<T, F: FnMut(&StepRecord<T>) -> bool> Observer<T> for F {
+    fn observe(&mut self, record: &StepRecord<T>) -> bool {
+        self(record)
+    }
+}
+
+/// Keeps the last `CAP` records in a fixed buffer (no allocation).
+#[derive(Clone, Debug, Default)]
+pub struct History<T, const CAP: usize> {
+    /// The retained records, oldest first.
+    pub records: heapless::Deque<StepRecord<T>, CAP>,
+}
+
+impl<T: Copy, const CAP: usize> Observer<T> for History<T, CAP> {
+    fn observe(&mut self, record: &StepRecord<T>) -> bool {
+        if self.records.is_full() {
+            let _ = self.records.pop_front();
+        }
+        let _ = self.records.push_back(*record);
+        true
+    }
+}
+
+/// The end of a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Summary<T> {
+    /// Why it stopped.
+    pub status: Status,
+    /// Steps taken.
+    pub iterations: usize,
+    /// `L₀ − L*`.
+    pub initial_gap: T,
+    /// Final `L − L*`.
+    pub final_gap: T,
+    /// Final `L`.
+    pub final_loss: T,
+    /// Certificate tally.
+    pub tally: CertificateTally<T>,
+    /// A-priori certificate at the start, or why none exists.
+    pub apriori: Result<AprioriCertificate<T>, NoCertificate<T>>,
+    /// Imbalance of the start.
+    pub initial_imbalance: ImbalanceSummary<T>,
+}
+
+/// Buffers of one iteration, created once.
+#[derive(Clone, Debug)]
+struct Workspace<T: Real, N: DimAdd<M>, H: nalgebra::Dim, M: nalgebra::Dim>
+where
+    DefaultAllocator: NetAllocator<N, H, M>,
+{
+    p: OMatrix<T, N, M>,
+    g: OMatrix<T, N, M>,
+    a: OMatrix<T, N, H>,
+    b: OMatrix<T, H, M>,
+    gram_n: OMatrix<T, N, N>,
+    gram_m: OMatrix<T, M, M>,
+    eig_n: OVector<T, N>,
+    eig_m: OVector<T, M>,
+    trial: TwoLayer<T, N, H, M>,
+    imbalance: ImbalanceWorkspace<T, N, H, M>,
+}
+
+/// Certified gradient descent on one problem from one start.
+#[derive(Clone, Debug)]
+pub struct Trainer<T: Real, N: DimAdd<M>, H: nalgebra::Dim, M: nalgebra::Dim, L: Loss<T, N, M>>
+where
+    DefaultAllocator: NetAllocator<N, H, M>,
+{
+    net: TwoLayer<T, N, H, M>,
+    loss: L,
+    rule: PreparedRule<T>,
+    config: TrainerConfig<T>,
+    ws: Workspace<T, N, H, M>,
+    t: usize,
+    eval: Evaluation<T>,
+    initial_gap: T,
+    best_gap: T,
+    stall: usize,
+    drift: T,
+    drift_at_last_imbalance: T,
+    last_imbalance: ImbalanceSummary<T>,
+    tally: CertificateTally<T>,
+    status: Status,
+    summary_apriori: Result<AprioriCertificate<T>, NoCertificate<T>>,
+    initial_imbalance: ImbalanceSummary<T>,
+}
+
+impl<T, N, H, M, L> Trainer<T, N, H, M, L>
+where
+    T: Real,
+    N: DimAdd<M>,
+    H: nalgebra::Dim,
+    M: nalgebra::Dim,
+    L: Loss<T, N, M>,
+    DefaultAllocator: NetAllocator<N, H, M>,
+{
+    /// Sets up a run: evaluates the start, the imbalance of `D₀`, the
+    /// a-priori certificate, and binds the rule to the start. All buffers
+    /// are created here; [`Self::step`] never allocates.
+    ///
+    /// Errors when the loss and network sizes disagree or the start is not
+    /// finite. A rule that does not apply to this start is not an error: the
+    /// run ends at once with [`Status::RuleUnavailable`].
+    pub fn new(
+        net: TwoLayer<T, N, H, M>,
+        mut loss: L,
+        rule: StepRule<T>,
+        config: TrainerConfig<T>,
+    ) -> Result<Self, ProblemError> {
+        let (nd, hd) = net.w1.shape_generic();
+        let (_, md) = net.w2.shape_generic();
+        let net = TwoLayer::new(net.w1, net.w2)?;
+        let (ln, lm) = loss.minimizer().shape();
+        if (ln, lm) != (nd.value(), md.value()) {
+            return Err(ProblemError::ShapeMismatch {
+                what: "network product W1 W2",
+                expected: (ln, lm),
+                found: (nd.value(), md.value()),
+            });
+        }
+        if config.max_iters == 0 {
+            return Err(ProblemError::InvalidParameter {
+                what: "max_iters must be at least 1",
+            });
+        }
+        let tol_ok = match config.tol {
+            Tolerance::Absolute(x) | Tolerance::Relative(x) => x > T::zero() && x.finite(),
+        };
+        if !tol_ok {
+            return Err(ProblemError::InvalidParameter {
+                what: "tol must be positive and finite",
+            });
+        }
+        let mut ws = Workspace {
+            p: OMatrix::zeros_generic(nd, md),
+            g: OMatrix::zeros_generic(nd, md),
+            a: OMatrix::zeros_generic(nd, hd),
+            b: OMatrix::zeros_generic(hd, md),
+            gram_n: OMatrix::zeros_generic(nd, nd),
+            gram_m: OMatrix::zeros_generic(md, md),
+            eig_n: OVector::zeros_generic(nd, U1),
+            eig_m: OVector::zeros_generic(md, U1),
+            trial: TwoLayer::zeros_generic(nd, hd, md),
+            imbalance: ImbalanceWorkspace::new(nd, hd, md),
+        };
+        net.product_into(&mut ws.p);
+        let eval = loss.evaluate_with_gradient(&ws.p, &mut ws.g);
+        let constants = *loss.constants();
+        let initial_imbalance = imbalance_spectrum(&net, &mut ws.imbalance);
+        let apriori = apriori_certificate(&AprioriInputs {
+            mu: constants.mu,
+            k: constants.k,
+            w_star_spec: constants.w_star.spectral,
+            gap0: eval.gap,
+            imbalance: initial_imbalance,
+        });
+        // ‖W₁W₂ − W*‖ for the rules defined by the start.
+        let distance_to_target = sqrt(kernels::sum_sq_diff(
+            ws.p.as_slice(),
+            loss.minimizer().as_slice(),
+        ));
+        let start = StartInfo {
+            distance_to_target,
+            constants,
+            loss_kind: loss.kind(),
+        };
+        let (rule, status) = match PreparedRule::prepare(rule, &start) {
+            Ok(r) => (r, Status::Running),
+            Err(why) => (
+                PreparedRule::prepare(StepRule::Local, &start)
+                    .map_err(|_| ProblemError::InvalidParameter { what: "step rule" })?,
+                Status::RuleUnavailable(why),
+            ),
+        };
+        let mut this = Self {
+            net,
+            loss,
+            rule,
+            config,
+            ws,
+            t: 0,
+            eval,
+            initial_gap: eval.gap,
+            best_gap: eval.gap,
+            stall: 0,
+            drift: T::zero(),
+            drift_at_last_imbalance: T::zero(),
+            last_imbalance: initial_imbalance,
+            tally: CertificateTally::default(),
+            status,
+            summary_apriori: apriori,
+            initial_imbalance,
+        };
+        if !(eval.value.finite() && eval.gap.finite()) {
+            this.status = Status::Diverged { at: 0 };
+        } else if this.status == Status::Running && this.converged() {
+            this.status = Status::Converged;
+        }
+        Ok(this)
+    }
+
+    fn converged(&self) -> bool {
+        let target = match self.config.tol {
+            Tolerance::Absolute(x) => x,
+            Tolerance::Relative(x) => x * self.initial_gap,
+        };
+        self.eval.gap <= target
+    }
+
+    /// The current network.
+    pub fn net(&self) -> &TwoLayer<T, N, H, M> {
+        &self.net
+    }
+
+    /// The loss.
+    pub fn loss(&self) -> &L {
+        &self.loss
+    }
+
+    /// Loss value and gap at the current iterate.
+    pub fn evaluation(&self) -> Evaluation<T> {
+        self.eval
+    }
+
+    /// Current status.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Steps taken so far.
+    pub fn iterations(&self) -> usize {
+        self.t
+    }
+
+    /// Local constants `α_t, β_t, ‖G‖₂, g²` at the current iterate (THEORY §2).
+    /// Uses `A` and `B` from the workspace, which must be current.
+    fn local_constants(&mut self) -> LocalConstants<T> {
+        let ws = &mut self.ws;
+        let (n, h, m) = self.net.shape();
+        gram_rows(&self.net.w1, &mut ws.gram_n);
+        sym_eigenvalues(&mut ws.gram_n, &mut ws.eig_n);
+        gram_cols(&self.net.w2, &mut ws.gram_m);
+        sym_eigenvalues(&mut ws.gram_m, &mut ws.eig_m);
+        let first = |v: &[T]| pos(v.first().copied().unwrap_or_else(T::zero));
+        let last = |v: &[T]| pos(v.last().copied().unwrap_or_else(T::zero));
+        // σ_n(W₁)² is 0 when h < n (rank), likewise σ_m(W₂)² (THEORY §1).
+        let a1 = if h >= n {
+            last(ws.eig_n.as_slice())
+        } else {
+            T::zero()
+        };
+        let a2 = if h >= m {
+            last(ws.eig_m.as_slice())
+        } else {
+            T::zero()
+        };
+        let beta = first(ws.eig_n.as_slice()) + first(ws.eig_m.as_slice());
+        gram_cols(&ws.g, &mut ws.gram_m);
+        sym_eigenvalues(&mut ws.gram_m, &mut ws.eig_m);
+        let grad_spec = sqrt(first(ws.eig_m.as_slice()));
+        let grad_sq = kernels::sum_sq(ws.a.as_slice()) + kernels::sum_sq(ws.b.as_slice());
+        LocalConstants {
+            alpha: a1 + a2,
+            beta,
+            grad_spec,
+            grad_sq,
+        }
+    }
+
+    fn product_spec(&mut self) -> T {
+        let ws = &mut self.ws;
+        gram_cols(&ws.p, &mut ws.gram_m);
+        sym_eigenvalues(&mut ws.gram_m, &mut ws.eig_m);
+        sqrt(pos(ws
+            .eig_m
+            .as_slice()
+            .first()
+            .copied()
+            .unwrap_or_else(T::zero)))
+    }
+
+    /// One iteration. Returns `None` when the run has already ended.
+    pub fn step(&mut self) -> Option<StepRecord<T>> {
+        if self.status.is_final() {
+            return None;
+        }
+        let (n, h, m) = self.net.shape();
+        // A = G W₂ᵀ, B = W₁ᵀ G (THEORY §1).
+        kernels::mm_nt(
+            self.ws.a.as_mut_slice(),
+            self.ws.g.as_slice(),
+            self.net.w2.as_slice(),
+            n,
+            m,
+        );
+        kernels::mm_tn(
+            self.ws.b.as_mut_slice(),
+            self.net.w1.as_slice(),
+            self.ws.g.as_slice(),
+            h,
+            n,
+        );
+        let constants = *self.loss.constants();
+        let needs_local = self.config.certify || !matches!(self.rule.rule(), StepRule::Constant(_));
+        let local = if needs_local {
+            self.local_constants()
+        } else {
+            LocalConstants {
+                grad_sq: kernels::sum_sq(self.ws.a.as_slice())
+                    + kernels::sum_sq(self.ws.b.as_slice()),
+                ..LocalConstants::default()
+            }
+        };
+        let product_spec = if self.rule.rule().needs_product_norm() {
+            self.product_spec()
+        } else {
+            T::zero()
+        };
+        let ctx = RuleContext {
+            t: self.t,
+            local,
+            constants,
+            loss_kind: self.loss.kind(),
+            gap: self.eval.gap,
+            loss: self.eval.value,
+            product_spec,
+        };
+        let eta = {
+            let Self {
+                net,
+                loss,
+                ws,
+                rule,
+                ..
+            } = self;
+            let mut trial_loss = |eta: T| -> T {
+                ws.trial.copy_from(net);
+                kernels::axpy(ws.trial.w1.as_mut_slice(), -eta, ws.a.as_slice());
+                kernels::axpy(ws.trial.w2.as_mut_slice(), -eta, ws.b.as_slice());
+                ws.trial.product_into(&mut ws.p);
+                loss.evaluate(&ws.p).value
+            };
+            rule.step(&ctx, &mut trial_loss)
+        };
+        let eta = match eta {
+            Ok(eta) => eta,
+            Err(why) => {
+                self.status = Status::RuleUnavailable(why);
+                return None;
+            }
+        };
+        let cert = StepCertificate::predict(local, constants.mu, constants.k, self.eval.gap, eta);
+        kernels::axpy(self.net.w1.as_mut_slice(), -eta, self.ws.a.as_slice());
+        kernels::axpy(self.net.w2.as_mut_slice(), -eta, self.ws.b.as_slice());
+        self.net.product_into(&mut self.ws.p);
+        let before = self.eval;
+        self.eval = self.loss.evaluate_with_gradient(&self.ws.p, &mut self.ws.g);
+        self.drift += eta * eta * local.grad_sq;
+        let check = if self.config.certify {
+            let c = cert.check(before.gap, self.eval.gap, constants.l_star);
+            self.tally.record(&cert, &c);
+            c
+        } else {
+            StepCheck {
+                ratio: if before.gap > T::zero() {
+                    self.eval.gap / before.gap
+                } else {
+                    T::zero()
+                },
+                ..StepCheck::default()
+            }
+        };
+        let t = self.t;
+        self.t += 1;
+        let imbalance =
+            if self.config.imbalance_every > 0 && self.t % self.config.imbalance_every == 0 {
+                Some(self.check_imbalance())
+            } else {
+                None
+            };
+        self.update_status(t, before);
+        Some(StepRecord {
+            t,
+            loss: before.value,
+            gap: before.gap,
+            eta,
+            cert,
+            check,
+            certified: self.config.certify,
+            next_loss: self.eval.value,
+            next_gap: self.eval.gap,
+            drift: self.drift,
+            imbalance,
+        })
+    }
+
+    /// Lemma 3 (THEORY §7): since the last spectrum, `α_imb` fell and the
+    /// extreme eigenvalues rose by at most the accumulated `Σ η² g²`.
+    fn check_imbalance(&mut self) -> ImbalanceSummary<T> {
+        let now = imbalance_spectrum(&self.net, &mut self.ws.imbalance);
+        let before = self.last_imbalance;
+        let budget = self.drift - self.drift_at_last_imbalance;
+        let scale = before.lambda_max + before.neg_lambda_max + budget;
+        let tol = T::of(64.0) * T::of_usize(self.net.shape().1) * T::EPSILON * (scale + T::one());
+        let ok = now.alpha_imb + budget + tol >= before.alpha_imb
+            && now.lambda_max <= before.lambda_max + budget + tol
+            && now.neg_lambda_max <= before.neg_lambda_max + budget + tol;
+        self.tally.imbalance_checks += 1;
+        if !ok {
+            self.tally.imbalance_violations += 1;
+        }
+        self.last_imbalance = now;
+        self.drift_at_last_imbalance = self.drift;
+        now
+    }
+
+    fn update_status(&mut self, t: usize, before: Evaluation<T>) {
+        let l_star = self.loss.constants().l_star;
+        let tol = rounding_tolerance(before.gap, l_star);
+        if !(self.eval.value.finite() && self.eval.gap.finite()) || self.eval.gap > before.gap + tol
+        {
+            self.status = Status::Diverged { at: t };
+        } else if self.converged() {
+            self.status = Status::Converged;
+        } else if self.t >= self.config.max_iters {
+            self.status = Status::MaxIters;
+        } else {
+            if self.eval.gap < self.best_gap - rounding_tolerance(self.best_gap, l_star) {
+                self.stall = 0;
+            } else {
+                self.stall += 1;
+            }
+            if self.eval.gap < self.best_gap {
+                self.best_gap = self.eval.gap;
+            }
+            if self.config.stall_window > 0 && self.stall >= self.config.stall_window {
+                self.status = Status::Stalled;
+            }
+        }
+    }
+
+    /// Runs until a stop condition, handing every record to `observer`.
+    pub fn run(&mut self, observer: &mut impl Observer<T>) -> Summary<T> {
+        while let Some(record) = self.step() {
+            if !observer.observe(&record) && !self.status.is_final() {
+                self.status = Status::Stopped;
+            }
+        }
+        self.summary()
+    }
+
+    /// The summary so far.
+    pub fn summary(&self) -> Summary<T> {
+        Summary {
+            status: self.status,
+            iterations: self.t,
+            initial_gap: self.initial_gap,
+            final_gap: self.eval.gap,
+            final_loss: self.eval.value,
+            tally: self.tally,
+            apriori: self.summary_apriori,
+            initial_imbalance: self.initial_imbalance,
+        }
+    }
+
+    /// Takes the network and loss back.
+    pub fn into_parts(self) -> (TwoLayer<T, N, H, M>, L) {
+        (self.net, self.loss)
+    }
+}

@@ -1,0 +1,105 @@
+use overlin_core::nalgebra::{Const, Dyn, OMatrix};
+use overlin_core::*;
+
+#[test]
+fn local_rule_converges_and_certifies_fixed_f64() {
+    let mut rng = Rng::new(7);
+    let mut x = OMatrix::<f64, Const<8>, Const<4>>::zeros();
+    rng.fill_gaussian(&mut x, 1.0);
+    let mut theta = OMatrix::<f64, Const<4>, Const<4>>::zeros();
+    rng.fill_gaussian(&mut theta, 0.5);
+    let y = x * theta;
+    let loss = SquaredLoss::new(x, y).unwrap();
+    let net: Net<f64, 4, 16, 4> = Init::Gaussian {
+        sigma: 5.0,
+        std: 0.5,
+    }
+    .sample(Const::<4>, Const::<16>, Const::<4>, &mut rng)
+    .unwrap();
+    let cfg = TrainerConfig {
+        max_iters: 5000,
+        tol: Tolerance::Relative(1e-10),
+        ..Default::default()
+    };
+    let mut tr = Trainer::new(net, loss, StepRule::Local, cfg).unwrap();
+    let s = tr.run(&mut ());
+    println!("{s:?}");
+    assert_eq!(s.status, Status::Converged);
+    assert_eq!(s.tally.violations, 0);
+    assert!(s.tally.worst_ratio <= 1.0);
+}
+
+#[test]
+fn dyn_matches_fixed_f32_bitwise() {
+    let run_fixed = || {
+        let mut rng = Rng::new(3);
+        let mut x = OMatrix::<f32, Const<8>, Const<4>>::zeros();
+        rng.fill_gaussian(&mut x, 1.0);
+        let mut theta = OMatrix::<f32, Const<4>, Const<4>>::zeros();
+        rng.fill_gaussian(&mut theta, 0.5);
+        let y = x * theta;
+        let net: Net<f32, 4, 16, 4> = Init::Gaussian {
+            sigma: 1.0,
+            std: 0.5,
+        }
+        .sample(Const::<4>, Const::<16>, Const::<4>, &mut rng)
+        .unwrap();
+        let mut tr = Trainer::new(
+            net,
+            SquaredLoss::new(x, y).unwrap(),
+            StepRule::Local,
+            TrainerConfig {
+                max_iters: 50,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut v = Vec::new();
+        tr.run(&mut |r: &StepRecord<f32>| {
+            v.push((r.loss.to_bits(), r.eta.to_bits(), r.cert.rho.to_bits()));
+            true
+        });
+        v
+    };
+    let run_dyn = || {
+        let mut rng = Rng::new(3);
+        let mut x = OMatrix::<f32, Dyn, Dyn>::zeros(8, 4);
+        rng.fill_gaussian(&mut x, 1.0);
+        let mut theta = OMatrix::<f32, Dyn, Dyn>::zeros(4, 4);
+        rng.fill_gaussian(&mut theta, 0.5);
+        let y = overlin_core::nalgebra::DMatrix::from_fn(8, 4, |i, j| {
+            // same summation order as the fixed path: k ascending
+            let mut s = 0.0f32;
+            for k in 0..4 {
+                s += x[(i, k)] * theta[(k, j)];
+            }
+            s
+        });
+        let net: DynNet<f32> = Init::Gaussian {
+            sigma: 1.0,
+            std: 0.5,
+        }
+        .sample(Dyn(4), Dyn(16), Dyn(4), &mut rng)
+        .unwrap();
+        let mut tr = Trainer::new(
+            net,
+            SquaredLoss::new(x, y).unwrap(),
+            StepRule::Local,
+            TrainerConfig {
+                max_iters: 50,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut v = Vec::new();
+        tr.run(&mut |r: &StepRecord<f32>| {
+            v.push((r.loss.to_bits(), r.eta.to_bits(), r.cert.rho.to_bits()));
+            true
+        });
+        v
+    };
+    let a = run_fixed();
+    let b = run_dyn();
+    assert_eq!(a.len(), 50);
+    assert_eq!(a, b);
+}
