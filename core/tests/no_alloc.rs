@@ -1,0 +1,97 @@
+//! No allocation inside the iteration loop (issue 2): a counting global
+//! allocator records every allocation this thread makes while a flag is
+//! set; the flag is set only around `Trainer::step` calls, after the
+//! trainer (and its workspaces) were built with run-time sizes (`Dyn`, the
+//! only path that can allocate at all).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use overlin_core::nalgebra::{DMatrix, Dyn};
+use overlin_core::*;
+
+struct Counting;
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ARMED.with(|a| a.get()) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ARMED.with(|a| a.get()) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    COUNT.with(|c| c.set(0));
+    ARMED.with(|a| a.set(true));
+    let r = f();
+    ARMED.with(|a| a.set(false));
+    (r, COUNT.with(|c| c.get()))
+}
+
+/// The counter works: an allocation while armed is seen.
+#[test]
+fn counter_sees_allocations() {
+    let (_, n) = allocations_during(|| std::hint::black_box(vec![1u8; 64]));
+    assert!(n >= 1);
+}
+
+fn squared_problem(n: usize, h: usize, m: usize, samples: usize) -> (DynNet<f64>, SquaredLoss<f64, Dyn, Dyn, Dyn>) {
+    let mut rng = Rng::new(11);
+    let mut x = DMatrix::<f64>::zeros(samples, n);
+    rng.fill_gaussian(&mut x, 1.0);
+    let mut theta = DMatrix::<f64>::zeros(n, m);
+    rng.fill_gaussian(&mut theta, 1.0);
+    let y = &x * &theta;
+    let loss = SquaredLoss::new(x, y).unwrap();
+    let net = Init::Gaussian { sigma: 3.0, std: 0.3 }.sample(Dyn(n), Dyn(h), Dyn(m), &mut rng).unwrap();
+    (net, loss)
+}
+
+fn assert_steps_do_not_allocate<L: Loss<f64, Dyn, Dyn>>(net: DynNet<f64>, loss: L, rule: StepRule<f64>) {
+    let cfg = TrainerConfig { max_iters: 60, imbalance_every: 7, ..Default::default() };
+    let mut tr = Trainer::new(net, loss, rule, cfg).unwrap();
+    let mut history = History::<f64, 16>::default();
+    let (steps, allocs) = allocations_during(|| {
+        let mut k = 0;
+        while let Some(r) = tr.step() {
+            history.observe(&r);
+            k += 1;
+        }
+        k
+    });
+    assert!(steps > 5, "{rule:?} took only {steps} steps ({:?})", tr.status());
+    assert_eq!(allocs, 0, "{rule:?}: {allocs} allocations in {steps} steps");
+}
+
+#[test]
+fn squared_loss_steps_do_not_allocate_for_every_rule() {
+    for rule in [
+        StepRule::Local,
+        StepRule::Constant(0.01),
+        StepRule::RateOptimal,
+        StepRule::xu2023(),
+        StepRule::armijo(),
+        StepRule::Du2018,
+    ] {
+        let (net, loss) = squared_problem(5, 30, 4, 12);
+        assert_steps_do_not_allocate(net, loss, rule);
+    }
+}
