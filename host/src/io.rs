@@ -1,0 +1,249 @@
+//! Matrix files: `.npy` (f32/f64, also integer for labels; 2-D, or 1-D read
+//! as a column; C or Fortran order) and `.csv` (numeric, rectangular, an
+//! optional header row whose cells are all non-numeric).
+//!
+//! Every failure is an [`Error::Input`] whose one-line message names the
+//! file and, for a bad entry, its row and column (1-based, as a person
+//! counts them in an editor).
+
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::Path;
+
+use npyz::{DType, Order, TypeChar, WriterBuilder};
+use overlin_core::nalgebra::DMatrix;
+
+use crate::{Error, Result};
+
+/// Reads a matrix from `.npy` or `.csv` (by extension), rejecting NaN and
+/// infinities with the file, row and column of the first one.
+pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>> {
+    let name = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::input(format!("{name}: file not found")),
+        _ => Error::input(format!("{name}: cannot read: {e}")),
+    })?;
+    if meta.is_dir() {
+        return Err(Error::input(format!(
+            "{name}: is a directory, not a matrix file"
+        )));
+    }
+    if meta.len() == 0 {
+        return Err(Error::input(format!("{name}: file is empty")));
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    let m = match ext.as_deref() {
+        Some("npy") => read_npy(path, &name)?,
+        Some("csv") | Some("txt") | Some("tsv") => read_csv(path, &name)?,
+        _ => {
+            return Err(Error::input(format!(
+                "{name}: unknown matrix format; use a .npy or .csv file"
+            )))
+        }
+    };
+    if let Some(i) = m.as_slice().iter().position(|x| !x.is_finite()) {
+        let r = m.nrows().max(1);
+        let v = m.as_slice().get(i).copied().unwrap_or(f64::NAN);
+        return Err(Error::input(format!(
+            "{name}: entry at row {}, column {} is {} (must be finite)",
+            i % r + 1,
+            i / r + 1,
+            if v.is_nan() {
+                "NaN".to_string()
+            } else {
+                v.to_string()
+            }
+        )));
+    }
+    Ok(m)
+}
+
+fn read_npy(path: &Path, name: &str) -> Result<DMatrix<f64>> {
+    let file = File::open(path).map_err(|e| Error::input(format!("{name}: cannot read: {e}")))?;
+    let npy = npyz::NpyFile::new(BufReader::new(file))
+        .map_err(|e| Error::input(format!("{name}: not a valid .npy file: {e}")))?;
+    let shape: Vec<u64> = npy.shape().to_vec();
+    let (rows, cols) = match shape.as_slice() {
+        [r, c] => (*r as usize, *c as usize),
+        [r] => (*r as usize, 1),
+        s => {
+            return Err(Error::input(format!(
+                "{name}: .npy array has {} dimensions (shape {:?}); a matrix must be 2-D",
+                s.len(),
+                s
+            )))
+        }
+    };
+    if rows == 0 || cols == 0 {
+        return Err(Error::input(format!(
+            "{name}: matrix is empty (shape {rows}x{cols})"
+        )));
+    }
+    let order = npy.order();
+    let dtype = npy.dtype();
+    let bad = |e: std::io::Error| Error::input(format!("{name}: cannot read data: {e}"));
+    let data: Vec<f64> = match &dtype {
+        DType::Plain(ts) => match (ts.type_char(), ts.size_field()) {
+            (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(bad)?,
+            (TypeChar::Float, 4) => npy
+                .into_vec::<f32>()
+                .map_err(bad)?
+                .into_iter()
+                .map(f64::from)
+                .collect(),
+            (TypeChar::Int, 8) => npy
+                .into_vec::<i64>()
+                .map_err(bad)?
+                .into_iter()
+                .map(|v| v as f64)
+                .collect(),
+            (TypeChar::Int, 4) => npy
+                .into_vec::<i32>()
+                .map_err(bad)?
+                .into_iter()
+                .map(f64::from)
+                .collect(),
+            _ => {
+                return Err(Error::input(format!(
+                    "{name}: unsupported .npy dtype '{ts}'; use float32 or float64"
+                )))
+            }
+        },
+        other => {
+            return Err(Error::input(format!(
+                "{name}: unsupported .npy dtype {other:?}; use a plain float32 or float64 array"
+            )))
+        }
+    };
+    if data.len() != rows * cols {
+        return Err(Error::input(format!(
+            "{name}: .npy holds {} values but its shape says {rows}x{cols}",
+            data.len()
+        )));
+    }
+    Ok(match order {
+        Order::Fortran => DMatrix::from_column_slice(rows, cols, &data),
+        Order::C => DMatrix::from_row_slice(rows, cols, &data),
+    })
+}
+
+fn parse_cell(s: &str) -> Option<f64> {
+    let t = s.trim();
+    match t.to_ascii_lowercase().as_str() {
+        // Parse these so that the finiteness check can name them.
+        "nan" => Some(f64::NAN),
+        "inf" | "+inf" | "infinity" => Some(f64::INFINITY),
+        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+        _ => t.parse::<f64>().ok(),
+    }
+}
+
+fn read_csv(path: &Path, name: &str) -> Result<DMatrix<f64>> {
+    let mut text = String::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .map_err(|e| Error::input(format!("{name}: cannot read: {e}")))?;
+    let delim = if path.extension().and_then(|e| e.to_str()) == Some("tsv") {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delim)
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    let mut width: Option<usize> = None;
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| Error::input(format!("{name}: malformed CSV: {e}")))?;
+        let line = rec.position().map(|p| p.line() as usize).unwrap_or(i + 1);
+        if rec.iter().all(|c| c.is_empty()) {
+            continue;
+        }
+        let cells: Vec<Option<f64>> = rec.iter().map(parse_cell).collect();
+        if rows.is_empty() && width.is_none() && cells.iter().all(|c| c.is_none()) {
+            // A header row: every cell is a name.
+            width = Some(cells.len());
+            continue;
+        }
+        match width {
+            Some(w) if w != cells.len() => {
+                return Err(Error::input(format!(
+                    "{name}: ragged CSV: line {line} has {} columns but earlier lines have {w}",
+                    cells.len()
+                )))
+            }
+            _ => width = Some(cells.len()),
+        }
+        let row_no = rows.len() + 1;
+        let mut row = Vec::with_capacity(cells.len());
+        for (j, (c, raw)) in cells.iter().zip(rec.iter()).enumerate() {
+            match c {
+                Some(v) => row.push(*v),
+                None => return Err(Error::input(format!(
+                    "{name}: non-numeric value '{raw}' at row {row_no}, column {} (line {line})",
+                    j + 1
+                ))),
+            }
+        }
+        rows.push(row);
+    }
+    let ncols = width.unwrap_or(0);
+    if rows.is_empty() || ncols == 0 {
+        return Err(Error::input(format!("{name}: no numeric rows")));
+    }
+    let nrows = rows.len();
+    Ok(DMatrix::from_fn(nrows, ncols, |i, j| {
+        rows.get(i)
+            .and_then(|r| r.get(j))
+            .copied()
+            .unwrap_or(f64::NAN)
+    }))
+}
+
+/// Writes `m` as a 2-D little-endian float64 `.npy` (C order) to `w`.
+pub fn write_npy_to(w: impl Write, m: &DMatrix<f64>) -> std::io::Result<()> {
+    let shape = [m.nrows() as u64, m.ncols() as u64];
+    let mut writer = npyz::WriteOptions::<f64>::new()
+        .default_dtype()
+        .shape(&shape)
+        .writer(w)
+        .begin_nd()?;
+    for i in 0..m.nrows() {
+        for j in 0..m.ncols() {
+            writer.push(&m[(i, j)])?;
+        }
+    }
+    writer.finish()
+}
+
+/// Writes `m` as CSV (no header, full precision) to `w`.
+pub fn write_csv_to(mut w: impl Write, m: &DMatrix<f64>) -> std::io::Result<()> {
+    for i in 0..m.nrows() {
+        let row: Vec<String> = (0..m.ncols()).map(|j| format!("{:e}", m[(i, j)])).collect();
+        writeln!(w, "{}", row.join(","))?;
+    }
+    Ok(())
+}
+
+/// Writes `m` to `path` (`.npy` or `.csv` by extension) atomically.
+pub fn write_matrix(path: &Path, m: &DMatrix<f64>, force: bool) -> Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("npy") => crate::output::write_atomic(path, force, |w| write_npy_to(w, m)),
+        Some("csv") => crate::output::write_atomic(path, force, |w| write_csv_to(w, m)),
+        _ => Err(Error::input(format!(
+            "{}: unknown matrix format; use .npy or .csv",
+            path.display()
+        ))),
+    }
+}

@@ -1,0 +1,1445 @@
+//! Problems with run-time sizes: specification, construction, runs and
+//! a-priori certificates.
+//!
+//! A [`ProblemSpec`] says which loss (THEORY §9), which data (generated from
+//! a seed or read from files), which start (THEORY §10) and which precision.
+//! [`Problem::build`] turns it into core objects with `Dyn` sizes;
+//! [`Problem::run`] drives the core [`Trainer`] with a [`RunSpec`] and
+//! returns a [`RunResult`]; [`Problem::certify`] returns the a-priori
+//! certificate of THEORY §8 next to the exact local constants at the start
+//! (THEORY §2–§5). The free functions [`run`] and [`certify`] do both steps.
+//!
+//! Every number leaves this module as `f64`, whatever the precision of the
+//! run (`f32` values are exact in `f64`).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Instant;
+
+use overlin_core::nalgebra::{DMatrix, Dyn, OMatrix};
+use overlin_core::{
+    spectral_balanced, AprioriCertificate, DynNet, Evaluation, Init, Loss, LossConstants, LossKind,
+    NoCertificate, Real, Rng, SquaredLoss, StepRecord, StepRule, Summary, Tolerance, Trainer,
+    TrainerConfig,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+// ---------------------------------------------------------------------------
+// Specification
+// ---------------------------------------------------------------------------
+
+/// Which loss of THEORY §9.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossName {
+    /// §9.1 squared regression `(1/2N)‖Y − XW‖²`.
+    #[default]
+    Squared,
+    /// §9.2 matrix sensing with `samples` Gaussian sensing matrices.
+    Sensing,
+    /// §9.3 log-cosh with ridge `γ` on the residual.
+    Logcosh,
+    /// §9.4 ridge-regularized softmax classification (`m` classes, ridge `λ`).
+    Softmax,
+}
+
+impl LossName {
+    /// `squared|sensing|logcosh|softmax`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Squared => "squared",
+            Self::Sensing => "sensing",
+            Self::Logcosh => "logcosh",
+            Self::Softmax => "softmax",
+        }
+    }
+}
+
+impl FromStr for LossName {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "squared" | "ls" | "least-squares" => Ok(Self::Squared),
+            "sensing" | "matrix-sensing" => Ok(Self::Sensing),
+            "logcosh" | "log-cosh" => Ok(Self::Logcosh),
+            "softmax" => Ok(Self::Softmax),
+            other => Err(Error::input(format!(
+                "unknown loss '{other}'; expected squared|sensing|logcosh|softmax"
+            ))),
+        }
+    }
+}
+
+/// Condition number of the generated data matrix `X`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "KappaRepr", into = "KappaRepr")]
+pub enum Kappa {
+    /// `κ(X) = value ≥ 1`: singular values spread geometrically from 1 to 1/κ.
+    Value(f64),
+    /// `X` with orthogonal columns (`κ = 1`), `XᵀX = N·I`.
+    Orthogonal,
+    /// `X = I` (needs `samples = n`), as in the paper's step-size experiment.
+    Identity,
+}
+
+impl Default for Kappa {
+    fn default() -> Self {
+        Self::Value(10.0)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum KappaRepr {
+    Num(f64),
+    Name(String),
+}
+
+impl TryFrom<KappaRepr> for Kappa {
+    type Error = String;
+    fn try_from(r: KappaRepr) -> std::result::Result<Self, String> {
+        match r {
+            KappaRepr::Num(v) => Kappa::checked(v).map_err(|e| e.to_string()),
+            KappaRepr::Name(s) => s.parse::<Kappa>().map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl From<Kappa> for KappaRepr {
+    fn from(k: Kappa) -> Self {
+        match k {
+            Kappa::Value(v) => KappaRepr::Num(v),
+            Kappa::Orthogonal => KappaRepr::Name("orthogonal".into()),
+            Kappa::Identity => KappaRepr::Name("identity".into()),
+        }
+    }
+}
+
+impl Kappa {
+    fn checked(v: f64) -> Result<Self> {
+        if v.is_finite() && v >= 1.0 {
+            Ok(Self::Value(v))
+        } else {
+            Err(Error::input(format!(
+                "--kappa must be a finite number >= 1 (or 'orthogonal' / 'identity'), got {v}"
+            )))
+        }
+    }
+}
+
+impl FromStr for Kappa {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "orthogonal" | "orth" => Ok(Self::Orthogonal),
+            "identity" | "eye" | "i" => Ok(Self::Identity),
+            t => match t.parse::<f64>() {
+                Ok(v) => Self::checked(v),
+                Err(_) => Err(Error::input(format!(
+                    "--kappa must be a number >= 1, 'orthogonal' or 'identity', got '{s}'"
+                ))),
+            },
+        }
+    }
+}
+
+/// How to start (THEORY §10).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitName {
+    /// Entries `N(0, scale²)`, then the imbalance knob `σ` (`W₁ ← rW₁`, `W₂ ← W₂/r`).
+    #[default]
+    Gaussian,
+    /// Entries `N(0, scale²/h)` (`scale` is `ω`), then the imbalance knob.
+    Scaled,
+    /// Orthonormal rows/columns times `scale`, then the imbalance knob.
+    Orthogonal,
+    /// Spectral balanced (`D = 0`) factorization of `scale · R`, `R` an
+    /// `n×m` Gaussian with entries `N(0, 1/n)` drawn from the init seed.
+    Spectral,
+    /// Spectral balanced factorization of `scale · W*` (aligned with the
+    /// minimizer; `scale = 1` starts at the minimum).
+    SpectralTarget,
+}
+
+impl InitName {
+    /// Name as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gaussian => "gaussian",
+            Self::Scaled => "scaled",
+            Self::Orthogonal => "orthogonal",
+            Self::Spectral => "spectral",
+            Self::SpectralTarget => "spectral-target",
+        }
+    }
+}
+
+impl FromStr for InitName {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "gaussian" => Ok(Self::Gaussian),
+            "scaled" => Ok(Self::Scaled),
+            "orthogonal" => Ok(Self::Orthogonal),
+            "spectral" => Ok(Self::Spectral),
+            "spectral-target" | "spectral_target" => Ok(Self::SpectralTarget),
+            other => Err(Error::input(format!(
+                "unknown init '{other}'; expected gaussian|scaled|orthogonal|spectral|spectral-target"
+            ))),
+        }
+    }
+}
+
+/// Working precision of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Single precision.
+    F32,
+    /// Double precision.
+    #[default]
+    F64,
+}
+
+impl Precision {
+    /// `f32|f64`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F64 => "f64",
+        }
+    }
+}
+
+impl FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" | "single" => Ok(Self::F32),
+            "f64" | "double" => Ok(Self::F64),
+            other => Err(Error::input(format!(
+                "unknown precision '{other}'; expected f32|f64"
+            ))),
+        }
+    }
+}
+
+/// A problem: loss, data, start, precision. Every field has a default
+/// (`n = 10, m = 5, h = 64, samples = 200`, squared loss, `κ = 10`,
+/// Gaussian start with `σ = 1`, `scale = 1`), so callers write
+/// `ProblemSpec { n: Some(20), ..Default::default() }`.
+///
+/// With user data (`x`, `y`), `n`, `m` and `samples` come from the files;
+/// a size given here that disagrees with a file is an input error naming
+/// both sizes. With a user start (`w1`, `w2`), `h` comes from the files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProblemSpec {
+    /// Which loss.
+    pub loss: LossName,
+    /// Rows of `W₁` / columns of `X` (default 10).
+    pub n: Option<usize>,
+    /// Columns of `W₂` / `Y` / classes (default 5).
+    pub m: Option<usize>,
+    /// Hidden width (default 64).
+    pub h: Option<usize>,
+    /// Samples `N` (rows of `X`), or sensing measurements `p` (default 200).
+    pub samples: Option<usize>,
+    /// Condition number of the generated `X` (ignored for sensing and user data).
+    pub kappa: Kappa,
+    /// Standard deviation of the additive target noise (default 0).
+    pub noise: f64,
+    /// Standard deviation of the entries of the planted `Θ` (default `1/√n`).
+    pub target_std: Option<f64>,
+    /// Ridge `γ` on the residual for log-cosh (default 0.1).
+    pub gamma: f64,
+    /// Ridge `λ` for softmax (default 0.01).
+    pub lambda: f64,
+    /// Start kind.
+    pub init: InitName,
+    /// Imbalance knob `σ ≥ 0` of the Gaussian/scaled/orthogonal starts (default 1).
+    pub sigma: f64,
+    /// Entry std (gaussian), `ω` (scaled), multiplier (orthogonal, spectral); default 1.
+    pub scale: f64,
+    /// Seed of the start (default 0).
+    pub seed: u64,
+    /// Seed of the data (default: `seed`).
+    pub data_seed: Option<u64>,
+    /// Working precision.
+    pub precision: Precision,
+    /// User data `X` (`.npy` or `.csv`); for sensing, the `p×(n·m)` operator
+    /// whose row `k` is `vec(A_k)` (column-major).
+    pub x: Option<PathBuf>,
+    /// User targets `Y`; for softmax, labels (`N×1` class indices) or one-hot `N×m`.
+    pub y: Option<PathBuf>,
+    /// User start `W₁` (`n×h`).
+    pub w1: Option<PathBuf>,
+    /// User start `W₂` (`h×m`).
+    pub w2: Option<PathBuf>,
+}
+
+impl Default for ProblemSpec {
+    fn default() -> Self {
+        Self {
+            loss: LossName::Squared,
+            n: None,
+            m: None,
+            h: None,
+            samples: None,
+            kappa: Kappa::default(),
+            noise: 0.0,
+            target_std: None,
+            gamma: 0.1,
+            lambda: 0.01,
+            init: InitName::Gaussian,
+            sigma: 1.0,
+            scale: 1.0,
+            seed: 0,
+            data_seed: None,
+            precision: Precision::F64,
+            x: None,
+            y: None,
+            w1: None,
+            w2: None,
+        }
+    }
+}
+
+/// Default sizes when neither a flag nor a file gives them.
+pub const DEFAULT_N: usize = 10;
+/// Default `m`.
+pub const DEFAULT_M: usize = 5;
+/// Default `h`.
+pub const DEFAULT_H: usize = 64;
+/// Default `samples`.
+pub const DEFAULT_SAMPLES: usize = 200;
+
+/// How to train.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunSpec {
+    /// Step rule, as on the command line:
+    /// `local|rate-optimal|constant:ETA|arora|du|xu2023|armijo`.
+    pub rule: String,
+    /// Iteration cap (default 1000).
+    pub iters: usize,
+    /// Tolerance on `L − L*` (default 1e-10).
+    pub tol: f64,
+    /// `true`: the tolerance is relative, `L − L* ≤ tol·(L₀ − L*)`.
+    pub relative: bool,
+    /// Check the per-step certificate (default true).
+    pub certify: bool,
+    /// Check Lemma 3's imbalance drift every this many steps (0 = never).
+    pub imbalance_every: usize,
+    /// Steps without progress before `stalled` (default 20).
+    pub stall_window: usize,
+    /// Keep every [`Record`] in [`RunResult::records`].
+    pub keep_records: bool,
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        Self {
+            rule: "local".into(),
+            iters: 1000,
+            tol: 1e-10,
+            relative: false,
+            certify: true,
+            imbalance_every: 0,
+            stall_window: 20,
+            keep_records: false,
+        }
+    }
+}
+
+impl RunSpec {
+    /// Checks the fields that do not depend on the problem.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.tol.is_finite() && self.tol > 0.0) {
+            return Err(Error::input(format!(
+                "--tol must be positive and finite, got {}",
+                self.tol
+            )));
+        }
+        if self.iters == 0 {
+            return Err(Error::input("--iters must be at least 1"));
+        }
+        parse_rule::<f64>(&self.rule)?;
+        Ok(())
+    }
+}
+
+/// Parses a step rule (THEORY §6): `local`, `rate-optimal`, `constant:ETA`,
+/// `arora`, `du`, `xu2023`, `armijo`. A constant step must be positive and
+/// finite.
+pub fn parse_rule<T: Real>(s: &str) -> Result<StepRule<T>> {
+    let t = s.trim().to_ascii_lowercase();
+    let bad = || {
+        Error::input(format!(
+            "unknown --rule '{s}'; expected local|rate-optimal|constant:ETA|arora|du|xu2023|armijo"
+        ))
+    };
+    let rule = match t.as_str() {
+        "local" => StepRule::Local,
+        "rate-optimal" | "rate_optimal" | "rateoptimal" | "optimal" => StepRule::RateOptimal,
+        "arora" | "arora2019" => StepRule::Arora2019,
+        "du" | "du2018" => StepRule::Du2018,
+        "xu2023" | "xu" => StepRule::xu2023(),
+        "armijo" => StepRule::armijo(),
+        _ => {
+            let eta = t
+                .strip_prefix("constant:")
+                .or_else(|| t.strip_prefix("const:"))
+                .ok_or_else(bad)?;
+            let v: f64 = eta.trim().parse().map_err(|_| {
+                Error::input(format!(
+                    "--rule constant:ETA needs a number, got '{}'",
+                    eta.trim()
+                ))
+            })?;
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::input(format!(
+                    "--rule constant:ETA needs a positive finite step, got {v}"
+                )));
+            }
+            StepRule::Constant(T::of(v))
+        }
+    };
+    Ok(rule)
+}
+
+// ---------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------
+
+/// One iteration, as written to `--csv` (the first 13 fields, in order:
+/// `t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Iteration `t`.
+    pub t: usize,
+    /// `L_t`.
+    pub loss: f64,
+    /// `L_t − L*`.
+    pub gap: f64,
+    /// Step `η_t`.
+    pub eta: f64,
+    /// `α_t` (THEORY §2).
+    pub alpha: f64,
+    /// `β_t`.
+    pub beta: f64,
+    /// `‖G_t‖₂`.
+    pub grad_spec: f64,
+    /// `μ_t = μ α_t` (Lemma 1).
+    pub mu_t: f64,
+    /// `K_t(η_t)` (Lemma 2).
+    pub k_t: f64,
+    /// `ρ_t(η_t)` (Theorem 1).
+    pub rho: f64,
+    /// Achieved `(L_{t+1} − L*)/(L_t − L*)`.
+    pub ratio: f64,
+    /// The step's certificate held (within THEORY §11 rounding).
+    pub holds: bool,
+    /// Cumulative imbalance drift bound `Σ η_s² g_s²` (Lemma 3).
+    pub drift: f64,
+    /// `L_{t+1} − L*`.
+    pub next_gap: f64,
+    /// Measured over certified bound (≤ 1 when Theorem 1 holds; 0 when it does not apply).
+    pub bound_ratio: f64,
+    /// `η_t K_t(η_t)`; Theorem 1 applies below 2.
+    pub eta_k_t: f64,
+    /// Whether Theorem 1 applied at this step.
+    pub contraction_applies: bool,
+}
+
+/// The CSV header of [`Record`] (issue 3).
+pub const CSV_HEADER: [&str; 13] = [
+    "t",
+    "loss",
+    "gap",
+    "eta",
+    "alpha",
+    "beta",
+    "grad_spec",
+    "mu_t",
+    "k_t",
+    "rho",
+    "ratio",
+    "holds",
+    "drift",
+];
+
+impl Record {
+    fn from_core<T: Real>(r: &StepRecord<T>) -> Self {
+        Self {
+            t: r.t,
+            loss: r.loss.to_f64(),
+            gap: r.gap.to_f64(),
+            eta: r.eta.to_f64(),
+            alpha: r.cert.local.alpha.to_f64(),
+            beta: r.cert.local.beta.to_f64(),
+            grad_spec: r.cert.local.grad_spec.to_f64(),
+            mu_t: r.cert.mu_t.to_f64(),
+            k_t: r.cert.k_t.to_f64(),
+            rho: r.cert.rho.to_f64(),
+            ratio: r.check.ratio.to_f64(),
+            holds: !r.certified || r.check.holds,
+            drift: r.drift.to_f64(),
+            next_gap: r.next_gap.to_f64(),
+            bound_ratio: r.check.bound_ratio.to_f64(),
+            eta_k_t: r.cert.eta_k_t.to_f64(),
+            contraction_applies: r.cert.contraction_applies,
+        }
+    }
+
+    /// The 13 CSV fields, formatted with full precision (`{:e}` round-trips).
+    pub fn csv_fields(&self) -> [String; 13] {
+        let f = |x: f64| format!("{x:e}");
+        [
+            self.t.to_string(),
+            f(self.loss),
+            f(self.gap),
+            f(self.eta),
+            f(self.alpha),
+            f(self.beta),
+            f(self.grad_spec),
+            f(self.mu_t),
+            f(self.k_t),
+            f(self.rho),
+            f(self.ratio),
+            (self.holds as u8).to_string(),
+            f(self.drift),
+        ]
+    }
+}
+
+/// Receives every [`Record`] while a run goes; return `false` to stop it
+/// (status `stopped`). Runs also stop on their own when
+/// [`crate::interrupted`] becomes true.
+pub trait RunObserver {
+    /// Called after every step.
+    fn on_record(&mut self, record: &Record) -> bool;
+}
+
+impl RunObserver for () {
+    fn on_record(&mut self, _: &Record) -> bool {
+        true
+    }
+}
+
+impl<F: FnMut(&Record) -> bool> RunObserver for F {
+    fn on_record(&mut self, record: &Record) -> bool {
+        self(record)
+    }
+}
+
+/// Certificate tally of a run (THEORY §5, §7, §11).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Steps whose certificate was checked.
+    pub steps_checked: u32,
+    /// Steps where Theorem 1 applied (`η K_t < 2`).
+    pub contraction_steps: u32,
+    /// Steps whose bound was violated beyond rounding.
+    pub violations: u32,
+    /// Largest measured/certified ratio (≤ 1 when all held).
+    pub worst_ratio: f64,
+    /// Lemma 3 imbalance checks made.
+    pub imbalance_checks: u32,
+    /// Lemma 3 checks that failed.
+    pub imbalance_violations: u32,
+}
+
+/// The a-priori certificate of THEORY §8, or why none exists.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Apriori {
+    /// `true` when a certificate exists.
+    pub certified: bool,
+    /// Largest allowed step `η̄`.
+    pub eta_bar: Option<f64>,
+    /// Guaranteed rate `ρ̄`.
+    pub rho_bar: Option<f64>,
+    /// Lower bound `ᾱ` on every `α_t`.
+    pub alpha_bar: Option<f64>,
+    /// Upper bound `β̄` on every `β_t`.
+    pub beta_bar: Option<f64>,
+    /// `K̄`.
+    pub k_bar: Option<f64>,
+    /// Drift bound `δ`.
+    pub delta: Option<f64>,
+    /// `T(ε)`: iterations guaranteed to reach the tolerance
+    /// (`⌈log((L₀−L*)/ε)/log(1/ρ̄)⌉`, 0 when already there).
+    pub iterations_to_tol: Option<u64>,
+    /// The tolerance `ε` on `L − L*` that `iterations_to_tol` refers to.
+    pub tol: f64,
+    /// Why no certificate exists.
+    pub reason: Option<String>,
+}
+
+impl Apriori {
+    fn from_core<T: Real>(
+        a: &std::result::Result<AprioriCertificate<T>, NoCertificate<T>>,
+        gap0: f64,
+        tol: f64,
+    ) -> Self {
+        match a {
+            Ok(c) => {
+                let rho = c.rho_bar.to_f64();
+                Self {
+                    certified: true,
+                    eta_bar: Some(c.eta_bar.to_f64()),
+                    rho_bar: Some(rho),
+                    alpha_bar: Some(c.alpha_bar.to_f64()),
+                    beta_bar: Some(c.beta_bar.to_f64()),
+                    k_bar: Some(c.k_bar.to_f64()),
+                    delta: Some(c.delta.to_f64()),
+                    iterations_to_tol: iterations_to_tol(gap0, tol, rho),
+                    tol,
+                    reason: None,
+                }
+            }
+            Err(why) => Self {
+                certified: false,
+                tol,
+                reason: Some(no_certificate_reason(why)),
+                ..Self::default()
+            },
+        }
+    }
+}
+
+/// `T(ε) = ⌈log(gap0/ε)/log(1/ρ̄)⌉` (THEORY §8); `None` when `ρ̄ ∉ [0, 1)`.
+pub fn iterations_to_tol(gap0: f64, tol: f64, rho_bar: f64) -> Option<u64> {
+    if !(gap0.is_finite() && tol > 0.0) {
+        return None;
+    }
+    if gap0 <= tol {
+        return Some(0);
+    }
+    if !(0.0..1.0).contains(&rho_bar) {
+        return None;
+    }
+    if rho_bar == 0.0 {
+        return Some(1);
+    }
+    let t = ((gap0 / tol).ln() / (1.0 / rho_bar).ln()).ceil();
+    if t.is_finite() && t >= 0.0 && t < u64::MAX as f64 {
+        Some(t as u64)
+    } else {
+        None
+    }
+}
+
+fn no_certificate_reason<T: Real>(why: &NoCertificate<T>) -> String {
+    match why {
+        NoCertificate::NoImbalanceMargin { alpha_imb } => format!(
+            "no imbalance margin: alpha_imb(D0) = {:e} <= 0 (a balanced or spectral start); \
+             the per-step certificate (THEORY §5) still applies",
+            alpha_imb.to_f64()
+        ),
+        NoCertificate::DriftExceedsMargin { alpha_imb } => format!(
+            "the imbalance drift delta exceeds the margin alpha_imb(D0) = {:e} for every \
+             consistent step bound",
+            alpha_imb.to_f64()
+        ),
+        NoCertificate::AtMinimum => "the start is already at the minimum (L0 = L*)".into(),
+        NoCertificate::InvalidInputs => {
+            "the inputs of Theorem 2 are not finite or not positive".into()
+        }
+    }
+}
+
+/// Global constants of the loss (THEORY §1, §9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossInfo {
+    /// Strong convexity `μ`.
+    pub mu: f64,
+    /// Smoothness `K`.
+    pub k: f64,
+    /// `L* = ℓ(W*)`.
+    pub l_star: f64,
+    /// `‖W*‖₂`.
+    pub w_star_spec: f64,
+    /// `σ_min(W*)`.
+    pub w_star_sigma_min: f64,
+}
+
+/// Resolved sizes of a built problem.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sizes {
+    /// `n`.
+    pub n: usize,
+    /// `m`.
+    pub m: usize,
+    /// `h`.
+    pub h: usize,
+    /// `N` (or `p` for sensing).
+    pub samples: usize,
+}
+
+/// Exact local constants at the start (THEORY §2–§5), with the quantities
+/// of the `local` step `η₀ = 1/(Kβ₀ + ‖G₀‖₂)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StartConstants {
+    /// `L₀`.
+    pub loss0: f64,
+    /// `L₀ − L*`.
+    pub gap0: f64,
+    /// `α₀`.
+    pub alpha0: f64,
+    /// `β₀`.
+    pub beta0: f64,
+    /// `α₀/β₀`, the conditioning of the factorization.
+    pub alpha_over_beta: f64,
+    /// `‖G₀‖₂`.
+    pub grad_spec0: f64,
+    /// `g₀² = ‖∇L‖²`.
+    pub grad_sq0: f64,
+    /// `μ₀ = μ α₀`.
+    pub mu0: f64,
+    /// The `local` rule's first step `η₀`.
+    pub eta_local0: f64,
+    /// `K₀(η₀)`.
+    pub k0: f64,
+    /// `ρ₀(η₀)`.
+    pub rho0: f64,
+    /// Limit rate `1 − (μ/K)(α₀/β₀)` (THEORY §5).
+    pub limit_rate0: f64,
+    /// `λ₁(D₀)`.
+    pub lambda_max: f64,
+    /// `λ₁(−D₀)`.
+    pub neg_lambda_max: f64,
+    /// `α_imb(D₀)`.
+    pub alpha_imb: f64,
+}
+
+/// What [`Problem::certify`] returns.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CertifyResult {
+    /// Resolved sizes.
+    pub sizes: Sizes,
+    /// `μ, K, L*, ‖W*‖₂`.
+    pub constants: LossInfo,
+    /// Exact local constants at the start.
+    pub start: StartConstants,
+    /// A-priori certificate (THEORY §8) or why none exists.
+    pub apriori: Apriori,
+    /// Set when `h < max(n, m)` (outside the paper's setting), with the reason.
+    pub setting_note: Option<String>,
+}
+
+/// The outcome of one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// `converged|max_iters|diverged|stalled|rule_unavailable|stopped`.
+    pub status: String,
+    /// Step at which a divergence was detected.
+    pub diverged_at: Option<usize>,
+    /// Why the rule gives no step (status `rule_unavailable`).
+    pub rule_unavailable: Option<String>,
+    /// The rule as given.
+    pub rule: String,
+    /// `f32|f64`.
+    pub precision: String,
+    /// Steps taken.
+    pub iterations: usize,
+    /// `L₀ − L*`.
+    pub initial_gap: f64,
+    /// Final `L − L*`.
+    pub final_gap: f64,
+    /// Final `L`.
+    pub final_loss: f64,
+    /// The tolerance on `L − L*` used (absolute).
+    pub tol_abs: f64,
+    /// Certificate tally.
+    pub tally: Tally,
+    /// A-priori certificate at the start.
+    pub apriori: Apriori,
+    /// Resolved sizes.
+    pub sizes: Sizes,
+    /// `μ, K, L*, ‖W*‖₂`.
+    pub constants: LossInfo,
+    /// `α₀`.
+    pub alpha0: f64,
+    /// `β₀`.
+    pub beta0: f64,
+    /// `α₀/β₀`.
+    pub alpha0_over_beta0: f64,
+    /// Geometric-mean achieved rate `(final_gap/initial_gap)^(1/iterations)`.
+    pub achieved_rate: Option<f64>,
+    /// Set when `h < max(n, m)` (outside the paper's setting), with the reason.
+    pub setting_note: Option<String>,
+    /// Wall time of the iterations (seconds; excludes building the problem).
+    pub wall_time_s: f64,
+    /// Every step, when [`RunSpec::keep_records`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<Vec<Record>>,
+}
+
+impl RunResult {
+    /// `true` when some certificate (per-step or Lemma 3) was violated.
+    pub fn violated(&self) -> bool {
+        self.tally.violations > 0 || self.tally.imbalance_violations > 0
+    }
+
+    /// The exit code this result maps to (see [`crate::exit`]).
+    pub fn exit_code(&self) -> i32 {
+        if self.violated() {
+            crate::exit::VIOLATION
+        } else if self.status == "diverged" {
+            crate::exit::DIVERGED
+        } else if self.status == "rule_unavailable" {
+            crate::exit::RULE_UNAVAILABLE
+        } else if self.status == "stopped" {
+            crate::exit::INTERRUPTED
+        } else {
+            crate::exit::OK
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Building
+// ---------------------------------------------------------------------------
+
+/// One loss of THEORY §9 with `Dyn` sizes, behind a single type so that one
+/// [`Trainer`] type serves them all.
+#[derive(Clone, Debug)]
+pub enum AnyLoss<T: Real> {
+    /// §9.1.
+    Squared(SquaredLoss<T, Dyn, Dyn, Dyn>),
+}
+
+impl<T: Real> Loss<T, Dyn, Dyn> for AnyLoss<T> {
+    fn kind(&self) -> LossKind {
+        match self {
+            Self::Squared(l) => l.kind(),
+        }
+    }
+    fn constants(&self) -> &LossConstants<T> {
+        match self {
+            Self::Squared(l) => l.constants(),
+        }
+    }
+    fn minimizer(&self) -> &OMatrix<T, Dyn, Dyn> {
+        match self {
+            Self::Squared(l) => l.minimizer(),
+        }
+    }
+    fn evaluate(&mut self, w: &OMatrix<T, Dyn, Dyn>) -> Evaluation<T> {
+        match self {
+            Self::Squared(l) => l.evaluate(w),
+        }
+    }
+    fn evaluate_with_gradient(
+        &mut self,
+        w: &OMatrix<T, Dyn, Dyn>,
+        grad: &mut OMatrix<T, Dyn, Dyn>,
+    ) -> Evaluation<T> {
+        match self {
+            Self::Squared(l) => l.evaluate_with_gradient(w, grad),
+        }
+    }
+}
+
+/// A problem built in one precision.
+#[derive(Clone, Debug)]
+pub struct Typed<T: Real> {
+    /// The loss.
+    pub loss: AnyLoss<T>,
+    /// The start.
+    pub start: DynNet<T>,
+}
+
+#[derive(Clone, Debug)]
+enum Inner {
+    F32(Typed<f32>),
+    F64(Typed<f64>),
+}
+
+/// A built problem: data, loss and start, ready to run any number of rules.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    spec: ProblemSpec,
+    sizes: Sizes,
+    inner: Inner,
+}
+
+/// Data in `f64`, before conversion to the working precision.
+struct Data {
+    x: DMatrix<f64>,
+    y: DMatrix<f64>,
+}
+
+fn size_or(
+    flag: Option<usize>,
+    from_file: Option<(usize, &str)>,
+    default: usize,
+    what: &str,
+) -> Result<usize> {
+    let v = match (flag, from_file) {
+        (Some(f), Some((d, src))) if f != d => {
+            return Err(Error::input(format!(
+                "size clash: --{what} {f} but {src} gives {what} = {d}"
+            )))
+        }
+        (_, Some((d, _))) => d,
+        (Some(f), None) => f,
+        (None, None) => default,
+    };
+    if v == 0 {
+        return Err(Error::input(format!(
+            "--{what} is zero; every size must be at least 1"
+        )));
+    }
+    Ok(v)
+}
+
+fn check_param(ok: bool, msg: impl FnOnce() -> String) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(msg()))
+    }
+}
+
+impl Problem {
+    /// Builds the data, the loss and the start described by `spec`.
+    pub fn build(spec: &ProblemSpec) -> Result<Self> {
+        check_param(spec.noise.is_finite() && spec.noise >= 0.0, || {
+            format!("--noise must be finite and >= 0, got {}", spec.noise)
+        })?;
+        check_param(spec.sigma.is_finite() && spec.sigma >= 0.0, || {
+            format!("--sigma must be finite and >= 0, got {}", spec.sigma)
+        })?;
+        check_param(spec.scale.is_finite() && spec.scale >= 0.0, || {
+            format!("--scale must be finite and >= 0, got {}", spec.scale)
+        })?;
+        if let Some(s) = spec.target_std {
+            check_param(s.is_finite() && s >= 0.0, || {
+                format!("--target-std must be finite and >= 0, got {s}")
+            })?;
+        }
+        check_param(spec.gamma.is_finite() && spec.gamma > 0.0, || {
+            format!("--gamma must be positive and finite, got {}", spec.gamma)
+        })?;
+        check_param(spec.lambda.is_finite() && spec.lambda > 0.0, || {
+            format!("--lambda must be positive and finite, got {}", spec.lambda)
+        })?;
+        if spec.x.is_some() != spec.y.is_some() {
+            return Err(Error::input(
+                "user data needs both --x and --y (or neither)",
+            ));
+        }
+        if spec.w1.is_some() != spec.w2.is_some() {
+            return Err(Error::input(
+                "a user start needs both --w1 and --w2 (or neither)",
+            ));
+        }
+
+        // User files first: they fix sizes.
+        let user_x = spec
+            .x
+            .as_ref()
+            .map(|p| crate::io::read_matrix(p))
+            .transpose()?;
+        let user_y = spec
+            .y
+            .as_ref()
+            .map(|p| crate::io::read_matrix(p))
+            .transpose()?;
+        let user_w1 = spec
+            .w1
+            .as_ref()
+            .map(|p| crate::io::read_matrix(p))
+            .transpose()?;
+        let user_w2 = spec
+            .w2
+            .as_ref()
+            .map(|p| crate::io::read_matrix(p))
+            .transpose()?;
+
+        let xname = spec.x.as_ref().map(|p| p.display().to_string());
+        let yname = spec.y.as_ref().map(|p| p.display().to_string());
+        let w1name = spec.w1.as_ref().map(|p| p.display().to_string());
+        let w2name = spec.w2.as_ref().map(|p| p.display().to_string());
+
+        let (samples, n, m) = match (&user_x, &user_y) {
+            (Some(x), Some(y)) => {
+                let xn = xname.as_deref().unwrap_or("X");
+                let yn = yname.as_deref().unwrap_or("Y");
+                if x.nrows() != y.nrows() {
+                    return Err(Error::input(format!(
+                        "size clash: {xn} has {} rows (samples) but {yn} has {} rows",
+                        x.nrows(),
+                        y.nrows()
+                    )));
+                }
+                let samples = size_or(spec.samples, Some((x.nrows(), xn)), 0, "samples")?;
+                match spec.loss {
+                    LossName::Sensing => {
+                        let n = size_or(spec.n, None, DEFAULT_N, "n")?;
+                        let m = size_or(spec.m, None, DEFAULT_M, "m")?;
+                        if x.ncols() != n * m {
+                            return Err(Error::input(format!(
+                                "size clash: sensing operator {xn} has {} columns but n*m = {}*{} = {}",
+                                x.ncols(),
+                                n,
+                                m,
+                                n * m
+                            )));
+                        }
+                        if y.ncols() != 1 {
+                            return Err(Error::input(format!(
+                                "size clash: sensing measurements {yn} must have 1 column, found {}",
+                                y.ncols()
+                            )));
+                        }
+                        (samples, n, m)
+                    }
+                    LossName::Softmax if y.ncols() == 1 => {
+                        let n = size_or(spec.n, Some((x.ncols(), xn)), 0, "n")?;
+                        let m = size_or(spec.m, None, DEFAULT_M, "m")?;
+                        (samples, n, m)
+                    }
+                    _ => {
+                        let n = size_or(spec.n, Some((x.ncols(), xn)), 0, "n")?;
+                        let m = size_or(spec.m, Some((y.ncols(), yn)), 0, "m")?;
+                        (samples, n, m)
+                    }
+                }
+            }
+            _ => (
+                size_or(spec.samples, None, DEFAULT_SAMPLES, "samples")?,
+                size_or(spec.n, None, DEFAULT_N, "n")?,
+                size_or(spec.m, None, DEFAULT_M, "m")?,
+            ),
+        };
+        let h = match (&user_w1, &user_w2) {
+            (Some(w1), Some(w2)) => {
+                let a = w1name.as_deref().unwrap_or("W1");
+                let b = w2name.as_deref().unwrap_or("W2");
+                if w1.nrows() != n {
+                    return Err(Error::input(format!(
+                        "size clash: {a} has {} rows but n = {n}",
+                        w1.nrows()
+                    )));
+                }
+                if w2.ncols() != m {
+                    return Err(Error::input(format!(
+                        "size clash: {b} has {} columns but m = {m}",
+                        w2.ncols()
+                    )));
+                }
+                if w1.ncols() != w2.nrows() {
+                    return Err(Error::input(format!(
+                        "size clash: {a} has {} columns (h) but {b} has {} rows",
+                        w1.ncols(),
+                        w2.nrows()
+                    )));
+                }
+                size_or(spec.h, Some((w1.ncols(), a)), 0, "h")?
+            }
+            _ => size_or(spec.h, None, DEFAULT_H, "h")?,
+        };
+        let sizes = Sizes { n, m, h, samples };
+        let data_seed = spec.data_seed.unwrap_or(spec.seed);
+        let data = match (user_x, user_y) {
+            (Some(x), Some(y)) => Data { x, y },
+            _ => generate_data(spec, sizes, data_seed)?,
+        };
+        let inner = match spec.precision {
+            Precision::F32 => Inner::F32(build_typed::<f32>(spec, sizes, &data, user_w1, user_w2)?),
+            Precision::F64 => Inner::F64(build_typed::<f64>(spec, sizes, &data, user_w1, user_w2)?),
+        };
+        Ok(Self {
+            spec: spec.clone(),
+            sizes,
+            inner,
+        })
+    }
+
+    /// The specification this was built from.
+    pub fn spec(&self) -> &ProblemSpec {
+        &self.spec
+    }
+
+    /// Resolved sizes.
+    pub fn sizes(&self) -> Sizes {
+        self.sizes
+    }
+
+    /// `μ, K, L*, ‖W*‖₂`.
+    pub fn constants(&self) -> LossInfo {
+        match &self.inner {
+            Inner::F32(p) => loss_info(p.loss.constants()),
+            Inner::F64(p) => loss_info(p.loss.constants()),
+        }
+    }
+
+    /// The problem in `f64`, when built in `f64`.
+    pub fn as_f64(&self) -> Option<&Typed<f64>> {
+        match &self.inner {
+            Inner::F64(p) => Some(p),
+            Inner::F32(_) => None,
+        }
+    }
+
+    /// The problem in `f32`, when built in `f32`.
+    pub fn as_f32(&self) -> Option<&Typed<f32>> {
+        match &self.inner {
+            Inner::F32(p) => Some(p),
+            Inner::F64(_) => None,
+        }
+    }
+
+    /// Runs `run` from the problem's start, streaming records to `observer`.
+    pub fn run(&self, run: &RunSpec, observer: &mut dyn RunObserver) -> Result<RunResult> {
+        run.validate()?;
+        let mut res = match &self.inner {
+            Inner::F32(p) => run_typed(p, run, observer)?,
+            Inner::F64(p) => run_typed(p, run, observer)?,
+        };
+        res.precision = self.spec.precision.name().into();
+        res.sizes = self.sizes;
+        res.setting_note = setting_note(self.sizes);
+        Ok(res)
+    }
+
+    /// The a-priori certificate (THEORY §8) for reaching `L − L* ≤ tol`,
+    /// next to the exact local constants at the start.
+    pub fn certify(&self, tol: f64) -> Result<CertifyResult> {
+        if !(tol.is_finite() && tol > 0.0) {
+            return Err(Error::input(format!(
+                "--tol must be positive and finite, got {tol}"
+            )));
+        }
+        let mut res = match &self.inner {
+            Inner::F32(p) => certify_typed(p, tol)?,
+            Inner::F64(p) => certify_typed(p, tol)?,
+        };
+        res.sizes = self.sizes;
+        res.setting_note = setting_note(self.sizes);
+        Ok(res)
+    }
+}
+
+/// Builds `spec` and runs `run` on it.
+pub fn run(spec: &ProblemSpec, run: &RunSpec, observer: &mut dyn RunObserver) -> Result<RunResult> {
+    run.validate()?;
+    Problem::build(spec)?.run(run, observer)
+}
+
+/// Builds `spec` and certifies it for the tolerance `tol` on `L − L*`.
+pub fn certify(spec: &ProblemSpec, tol: f64) -> Result<CertifyResult> {
+    Problem::build(spec)?.certify(tol)
+}
+
+fn setting_note(s: Sizes) -> Option<String> {
+    (s.h < s.n.max(s.m)).then(|| {
+        format!(
+            "outside the paper's setting: h = {} < max(n, m) = {}, so alpha_t can be 0 and \
+             the certificates can be vacuous (THEORY §1)",
+            s.h,
+            s.n.max(s.m)
+        )
+    })
+}
+
+fn loss_info<T: Real>(c: &LossConstants<T>) -> LossInfo {
+    LossInfo {
+        mu: c.mu.to_f64(),
+        k: c.k.to_f64(),
+        l_star: c.l_star.to_f64(),
+        w_star_spec: c.w_star.spectral.to_f64(),
+        w_star_sigma_min: c.w_star.sigma_min.to_f64(),
+    }
+}
+
+fn to_t<T: Real>(m: &DMatrix<f64>) -> DMatrix<T> {
+    m.map(T::of)
+}
+
+/// Gaussian `r×c` matrix with entries `N(0, std²)` in `f64`.
+fn gaussian(rng: &mut Rng, r: usize, c: usize, std: f64) -> DMatrix<f64> {
+    let mut m = DMatrix::<f64>::zeros(r, c);
+    rng.fill_gaussian(&mut m, std);
+    m
+}
+
+/// `X` (N×n) with `XᵀX/N` having eigenvalues from 1 down to `1/κ²`
+/// (so `K = 1`, `μ = 1/κ²` for the squared loss), or orthogonal, or `I`.
+fn generate_x(kappa: Kappa, samples: usize, n: usize, rng: &mut Rng) -> Result<DMatrix<f64>> {
+    if samples < n && !matches!(kappa, Kappa::Identity) {
+        return Err(Error::input(format!(
+            "samples = {samples} < n = {n}: X cannot have full column rank, so the loss is not \
+             strongly convex; use more samples, or the log-cosh (ridge) or softmax (ridge) loss"
+        )));
+    }
+    let root_n = (samples as f64).sqrt();
+    match kappa {
+        Kappa::Identity => {
+            if samples != n {
+                return Err(Error::input(format!(
+                    "size clash: --kappa identity needs samples = n, got samples = {samples}, n = {n}"
+                )));
+            }
+            Ok(DMatrix::identity(n, n))
+        }
+        Kappa::Orthogonal | Kappa::Value(_) => {
+            let mut u = DMatrix::<f64>::zeros(samples, n);
+            overlin_core::init::orthogonal_into(&mut u, rng)?;
+            let kv = match kappa {
+                Kappa::Value(v) => v,
+                _ => 1.0,
+            };
+            if kv == 1.0 {
+                return Ok(u * root_n);
+            }
+            let mut v = DMatrix::<f64>::zeros(n, n);
+            overlin_core::init::orthogonal_into(&mut v, rng)?;
+            let s = DMatrix::<f64>::from_fn(n, n, |i, j| {
+                if i == j {
+                    let frac = if n > 1 {
+                        i as f64 / (n - 1) as f64
+                    } else {
+                        0.0
+                    };
+                    root_n * kv.powf(-frac)
+                } else {
+                    0.0
+                }
+            });
+            Ok(u * s * v.transpose())
+        }
+    }
+}
+
+fn generate_data(spec: &ProblemSpec, s: Sizes, seed: u64) -> Result<Data> {
+    let mut rng = Rng::new(seed);
+    let target_std = spec.target_std.unwrap_or(1.0 / (s.n as f64).sqrt());
+    match spec.loss {
+        LossName::Squared | LossName::Logcosh => {
+            let x = generate_x(spec.kappa, s.samples, s.n, &mut rng)?;
+            let theta = gaussian(&mut rng, s.n, s.m, target_std);
+            let mut y = &x * theta;
+            if spec.noise > 0.0 {
+                y += gaussian(&mut rng, s.samples, s.m, spec.noise);
+            }
+            Ok(Data { x, y })
+        }
+        LossName::Sensing | LossName::Softmax => Err(Error::input(format!(
+            "the {} loss is not available yet in this build",
+            spec.loss.name()
+        ))),
+    }
+}
+
+fn build_typed<T: Real>(
+    spec: &ProblemSpec,
+    s: Sizes,
+    data: &Data,
+    w1: Option<DMatrix<f64>>,
+    w2: Option<DMatrix<f64>>,
+) -> Result<Typed<T>> {
+    let x = to_t::<T>(&data.x);
+    let y = to_t::<T>(&data.y);
+    let loss = match spec.loss {
+        LossName::Squared => AnyLoss::Squared(SquaredLoss::new(x, y)?),
+        other => {
+            return Err(Error::input(format!(
+                "the {} loss is not available yet in this build",
+                other.name()
+            )))
+        }
+    };
+    let start = match (w1, w2) {
+        (Some(a), Some(b)) => DynNet::new(to_t::<T>(&a), to_t::<T>(&b))
+            .map_err(|e| Error::input(format!("user start: {e}")))?,
+        _ => {
+            let mut rng = Rng::new(spec.seed ^ 0x9E37_79B9_7F4A_7C15);
+            let (n, h, m) = (Dyn(s.n), Dyn(s.h), Dyn(s.m));
+            match spec.init {
+                InitName::Gaussian => Init::Gaussian {
+                    sigma: spec.sigma,
+                    std: spec.scale,
+                }
+                .sample(n, h, m, &mut rng)?,
+                InitName::Scaled => Init::Scaled {
+                    sigma: spec.sigma,
+                    omega: spec.scale,
+                }
+                .sample(n, h, m, &mut rng)?,
+                InitName::Orthogonal => Init::Orthogonal {
+                    sigma: spec.sigma,
+                    scale: spec.scale,
+                }
+                .sample(n, h, m, &mut rng)?,
+                InitName::Spectral => {
+                    let r = gaussian(&mut rng, s.n, s.m, spec.scale / (s.n as f64).sqrt());
+                    spectral_balanced(&to_t::<T>(&r), h)?
+                }
+                InitName::SpectralTarget => {
+                    let target = loss.minimizer() * T::of(spec.scale);
+                    spectral_balanced(&target, h)?
+                }
+            }
+        }
+    };
+    Ok(Typed { loss, start })
+}
+
+fn config<T: Real>(run: &RunSpec) -> TrainerConfig<T> {
+    TrainerConfig {
+        max_iters: run.iters,
+        tol: if run.relative {
+            Tolerance::Relative(T::of(run.tol))
+        } else {
+            Tolerance::Absolute(T::of(run.tol))
+        },
+        certify: run.certify,
+        imbalance_every: run.imbalance_every,
+        stall_window: run.stall_window,
+    }
+}
+
+fn run_typed<T: Real>(
+    p: &Typed<T>,
+    run: &RunSpec,
+    observer: &mut dyn RunObserver,
+) -> Result<RunResult> {
+    let rule = parse_rule::<T>(&run.rule)?;
+    let mut trainer = Trainer::new(p.start.clone(), p.loss.clone(), rule, config::<T>(run))?;
+    let mut records = run.keep_records.then(Vec::new);
+    let mut alpha0_beta0: Option<(f64, f64)> = None;
+    let started = Instant::now();
+    let summary: Summary<T> = trainer.run(&mut |r: &StepRecord<T>| {
+        let rec = Record::from_core(r);
+        if alpha0_beta0.is_none() {
+            alpha0_beta0 = Some((rec.alpha, rec.beta));
+        }
+        if let Some(v) = records.as_mut() {
+            v.push(rec);
+        }
+        observer.on_record(&rec) && !crate::interrupted()
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let (alpha0, beta0) = match alpha0_beta0 {
+        Some(ab) => ab,
+        None => {
+            let sc = start_constants(p)?;
+            (sc.alpha0, sc.beta0)
+        }
+    };
+    let initial_gap = summary.initial_gap.to_f64();
+    let final_gap = summary.final_gap.to_f64();
+    let tol_abs = if run.relative {
+        run.tol * initial_gap
+    } else {
+        run.tol
+    };
+    let (status, diverged_at, unavailable) = match summary.status {
+        overlin_core::Status::Diverged { at } => ("diverged".to_string(), Some(at), None),
+        overlin_core::Status::RuleUnavailable(why) => {
+            ("rule_unavailable".to_string(), None, Some(why.to_string()))
+        }
+        s => (s.name().to_string(), None, None),
+    };
+    let achieved_rate = (summary.iterations > 0 && initial_gap > 0.0 && final_gap >= 0.0)
+        .then(|| (final_gap / initial_gap).powf(1.0 / summary.iterations as f64));
+    let t = summary.tally;
+    Ok(RunResult {
+        status,
+        diverged_at,
+        rule_unavailable: unavailable,
+        rule: run.rule.clone(),
+        precision: String::new(),
+        iterations: summary.iterations,
+        initial_gap,
+        final_gap,
+        final_loss: summary.final_loss.to_f64(),
+        tol_abs,
+        tally: Tally {
+            steps_checked: t.steps_checked,
+            contraction_steps: t.contraction_steps,
+            violations: t.violations,
+            worst_ratio: t.worst_ratio.to_f64(),
+            imbalance_checks: t.imbalance_checks,
+            imbalance_violations: t.imbalance_violations,
+        },
+        apriori: Apriori::from_core(&summary.apriori, initial_gap, tol_abs),
+        sizes: Sizes::default(),
+        constants: loss_info(p.loss.constants()),
+        alpha0,
+        beta0,
+        alpha0_over_beta0: if beta0 > 0.0 { alpha0 / beta0 } else { 0.0 },
+        achieved_rate,
+        setting_note: None,
+        wall_time_s: wall,
+        records,
+    })
+}
+
+/// Exact local constants at the start: one `local` step is prepared (not
+/// applied to the problem) so that the core computes them (THEORY §2–§5).
+fn start_constants<T: Real>(p: &Typed<T>) -> Result<StartConstants> {
+    start_and_apriori(p, 1.0).map(|(s, _)| s)
+}
+
+fn start_and_apriori<T: Real>(p: &Typed<T>, tol: f64) -> Result<(StartConstants, Apriori)> {
+    let cfg = TrainerConfig {
+        max_iters: 1,
+        tol: Tolerance::Absolute(T::MIN_POSITIVE),
+        certify: true,
+        imbalance_every: 0,
+        stall_window: 0,
+    };
+    let mut trainer = Trainer::new(p.start.clone(), p.loss.clone(), StepRule::Local, cfg)?;
+    let before = trainer.summary();
+    let eval = trainer.evaluation();
+    let c = *p.loss.constants();
+    let imb = before.initial_imbalance;
+    let mut sc = StartConstants {
+        loss0: eval.value.to_f64(),
+        gap0: eval.gap.to_f64(),
+        lambda_max: imb.lambda_max.to_f64(),
+        neg_lambda_max: imb.neg_lambda_max.to_f64(),
+        alpha_imb: imb.alpha_imb.to_f64(),
+        ..StartConstants::default()
+    };
+    if let Some(r) = trainer.step() {
+        let l = r.cert.local;
+        sc.alpha0 = l.alpha.to_f64();
+        sc.beta0 = l.beta.to_f64();
+        sc.alpha_over_beta = if sc.beta0 > 0.0 {
+            sc.alpha0 / sc.beta0
+        } else {
+            0.0
+        };
+        sc.grad_spec0 = l.grad_spec.to_f64();
+        sc.grad_sq0 = l.grad_sq.to_f64();
+        sc.mu0 = r.cert.mu_t.to_f64();
+        sc.eta_local0 = r.eta.to_f64();
+        sc.k0 = r.cert.k_t.to_f64();
+        sc.rho0 = r.cert.rho.to_f64();
+        let mu = c.mu.to_f64();
+        let k = c.k.to_f64();
+        sc.limit_rate0 = 1.0 - (mu / k) * sc.alpha_over_beta;
+    }
+    let apriori = Apriori::from_core(&before.apriori, sc.gap0, tol);
+    Ok((sc, apriori))
+}
+
+fn certify_typed<T: Real>(p: &Typed<T>, tol: f64) -> Result<CertifyResult> {
+    let (start, apriori) = start_and_apriori(p, tol)?;
+    Ok(CertifyResult {
+        sizes: Sizes::default(),
+        constants: loss_info(p.loss.constants()),
+        start,
+        apriori,
+        setting_note: None,
+    })
+}
