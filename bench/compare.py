@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""overlin against NumPy and against the machine (issue 5), in one run.
+
+For each size (n, m, h, N): the Rust example `gd_compare` writes the problem
+and the start as .npy files, runs overlin's certified GD loop and times it;
+bench/gd_numpy.py runs the same loop from the same files. The script checks
+that both loss trajectories agree to 1e-9 relative (f64), prints the time
+ratio NumPy/overlin for a certified step and a plain step, and the fraction
+of a single-core dgemm peak (NumPy, one BLAS thread, 1000x1000, measured in
+the same run) that overlin's plain and certified steps reach.
+
+Usage: python3 bench/compare.py            (from the repository root)
+Environment: CARGO_TARGET_DIR is honoured; BLAS is pinned to one thread.
+Exit status 1 if a trajectory disagrees or a certificate was violated.
+"""
+
+import os
+
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+
+import json  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gd_numpy  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+# (n, m, h, N), steps per timed run, repetitions (best of).
+SIZES = [
+    ((4, 4, 16, 8), 2000, 5),
+    ((20, 20, 1000, 20), 200, 5),
+    ((20, 1, 500, 20), 500, 5),
+    ((64, 64, 4096, 128), 20, 3),
+]
+
+
+def step_flops(n, m, h, s):
+    """Same count as core/benches/common/mod.rs::step_flops."""
+    plain = 6 * n * h * m + 6 * h * (n + m) + 4 * s * n * m + 4 * s * m
+    cert = 2 * n * n * h + 2 * m * m * h + 2 * n * m * m
+    return plain, cert
+
+
+def dgemm_peak(size=1000, reps=10):
+    a = np.random.default_rng(0).standard_normal((size, size))
+    b = np.random.default_rng(1).standard_normal((size, size))
+    t, _ = gd_numpy.best_time(lambda: a @ b, reps)
+    return 2.0 * size**3 / t
+
+
+def main():
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    subprocess.run(
+        ["cargo", "build", "--release", "-q", "-p", "overlin-core", "--example", "gd_compare"],
+        cwd=ROOT,
+        check=True,
+    )
+    exe = target / "release" / "examples" / "gd_compare"
+    peak = dgemm_peak()
+    print(f"machine: {platform.processor() or platform.machine()}, numpy {np.__version__}, "
+          f"BLAS threads 1")
+    print(f"single-core dgemm peak (NumPy 1000x1000): {peak / 1e9:.1f} GFLOP/s")
+    header = ("size (n,m,h,N)", "cert ratio", "plain ratio", "overlin cert", "overlin plain",
+              "cert/plain", "plain %peak", "cert %peak", "max rel dloss")
+    print(" | ".join(header))
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="overlin-bench-") as tmp:
+        for (n, m, h, s), steps, reps in SIZES:
+            d = Path(tmp) / f"{n}x{m}x{h}x{s}"
+            out = subprocess.run(
+                [str(exe), *map(str, (n, m, h, s, steps, reps)), str(d)],
+                check=True, capture_output=True, text=True,
+            ).stdout
+            rust = json.loads(out)
+            X, Y = np.load(d / "X.npy"), np.load(d / "Y.npy")
+            W1, W2 = np.load(d / "W1.npy"), np.load(d / "W2.npy")
+            consts = gd_numpy.setup(X, Y)
+            t_cert, (losses, viol) = gd_numpy.best_time(
+                lambda: gd_numpy.certified_gd(X, Y, W1, W2, steps, consts), reps)
+            # The plain loop's step: half the Local rule's first step, as in Rust.
+            eta = 0.5 * 1.0 / (consts[1] * (np.linalg.eigvalsh(W1 @ W1.T)[-1]
+                                              + np.linalg.eigvalsh(W2.T @ W2)[-1])
+                               + np.sqrt(np.linalg.eigvalsh(
+                                   (X.T @ (X @ (W1 @ W2) - Y) / s).T
+                                   @ (X.T @ (X @ (W1 @ W2) - Y) / s))[-1]))
+            t_plain, _ = gd_numpy.best_time(
+                lambda: gd_numpy.plain_gd(X, Y, W1, W2, steps, eta), reps)
+            t_cert /= steps
+            t_plain /= steps
+            a = np.array(rust["losses"])
+            b = np.array(losses)
+            if a.shape != b.shape:
+                print(f"  {n}x{m}x{h}x{s}: trajectory lengths differ {a.shape} {b.shape}")
+                failed = True
+                rel = float("inf")
+            else:
+                rel = float(np.max(np.abs(a - b) / np.abs(b)))
+            if rel > 1e-9 or viol or rust["violations"]:
+                failed = True
+            plain_f, cert_f = step_flops(n, m, h, s)
+            rc, rp = rust["cert_step_s"], rust["plain_step_s"]
+            print(" | ".join([
+                f"({n},{m},{h},{s})",
+                f"{t_cert / rc:.1f}x",
+                f"{t_plain / rp:.1f}x",
+                f"{rc * 1e6:.2f} us",
+                f"{rp * 1e6:.2f} us",
+                f"{rc / rp:.2f}",
+                f"{100 * plain_f / rp / peak:.1f}%",
+                f"{100 * (plain_f + cert_f) / rc / peak:.1f}%",
+                f"{rel:.1e}",
+            ]), flush=True)
+    if failed:
+        print("FAILED: a trajectory disagreed beyond 1e-9 or a certificate was violated")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
