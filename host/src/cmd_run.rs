@@ -1,1 +1,198 @@
-//! (in progress)
+//! `overlin run`: one training run, records streamed to `--csv`, summary
+//! on stdout (text or `--json`), violations loudly on stderr.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::output::AtomicFile;
+use crate::problem::{Problem, ProblemSpec, Record, RunResult, RunSpec, CSV_HEADER};
+use crate::{exit, Error, Result};
+
+/// Everything `overlin run` needs.
+#[derive(Clone, Debug)]
+pub struct RunArgs {
+    /// The problem.
+    pub problem: ProblemSpec,
+    /// The run.
+    pub run: RunSpec,
+    /// Per-iteration CSV file.
+    pub csv: Option<PathBuf>,
+    /// Print the summary as JSON.
+    pub json: bool,
+    /// Overwrite an existing CSV.
+    pub force: bool,
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}")
+    {
+        pb.set_style(style);
+    }
+    pb.set_prefix(what.to_string());
+    pb
+}
+
+/// Writes the CSV header (issue 3 columns).
+pub fn write_csv_header(w: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(w, "{}", CSV_HEADER.join(","))
+}
+
+/// Writes one CSV row.
+pub fn write_csv_row(w: &mut dyn Write, r: &Record) -> std::io::Result<()> {
+    writeln!(w, "{}", r.csv_fields().join(","))
+}
+
+/// Prints the loud certificate-violation banner on stderr.
+pub fn report_violations(res: &RunResult, first: &[Record]) {
+    if !res.violated() {
+        return;
+    }
+    eprintln!(
+        "!!! CERTIFICATE VIOLATED: {} of {} checked steps broke their bound (worst measured/bound ratio {:.6}); \
+         {} Lemma 3 imbalance violations. This is a bug or a false bound: please report it.",
+        res.tally.violations,
+        res.tally.steps_checked,
+        res.tally.worst_ratio,
+        res.tally.imbalance_violations
+    );
+    for r in first {
+        eprintln!(
+            "!!!   step t={}: gap {:e} -> {:e}, certified rho={:e} (eta={:e}, eta*K_t={:.4}), ratio to bound {:.6}",
+            r.t, r.gap, r.next_gap, r.rho, r.eta, r.eta_k_t, r.bound_ratio
+        );
+    }
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.6e}")).unwrap_or_else(|| "-".into())
+}
+
+/// Human-readable summary of a run.
+pub fn format_summary(res: &RunResult) -> String {
+    let mut s = String::new();
+    let status = match (&res.diverged_at, &res.rule_unavailable) {
+        (Some(at), _) => format!("diverged at step {at}"),
+        (_, Some(why)) => format!("rule_unavailable ({why})"),
+        _ => res.status.clone(),
+    };
+    let c = &res.constants;
+    let z = res.sizes;
+    s += &format!(
+        "problem      n={} m={} h={} samples={} precision={}  mu={:.6e} K={:.6e} L*={:.6e}\n",
+        z.n, z.m, z.h, z.samples, res.precision, c.mu, c.k, c.l_star
+    );
+    if let Some(note) = &res.setting_note {
+        s += &format!("note         {note}\n");
+    }
+    s += &format!(
+        "start        L0-L*={:.6e}  alpha0={:.6e} beta0={:.6e} alpha0/beta0={:.6e}\n",
+        res.initial_gap, res.alpha0, res.beta0, res.alpha0_over_beta0
+    );
+    s += &format!(
+        "run          rule={} status={} iterations={} final gap={:.6e} (tol {:.3e})  achieved rate={}  time={:.3}s\n",
+        res.rule, status, res.iterations, res.final_gap, res.tol_abs, opt(res.achieved_rate), res.wall_time_s
+    );
+    let t = &res.tally;
+    s += &format!(
+        "certificate  steps checked={} (Theorem 1 applied {}) violations={} worst measured/bound={:.6}\n",
+        t.steps_checked, t.contraction_steps, t.violations, t.worst_ratio
+    );
+    let a = &res.apriori;
+    if a.certified {
+        s += &format!(
+            "a-priori     eta_bar={} rho_bar={} alpha_bar={} beta_bar={} T(eps)={}\n",
+            opt(a.eta_bar),
+            opt(a.rho_bar),
+            opt(a.alpha_bar),
+            opt(a.beta_bar),
+            a.iterations_to_tol
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into())
+        );
+    } else {
+        s += &format!(
+            "a-priori     none: {}\n",
+            a.reason.as_deref().unwrap_or("unknown")
+        );
+    }
+    s
+}
+
+/// Runs `overlin run`; returns the exit code.
+pub fn run(args: &RunArgs) -> Result<i32> {
+    args.run.validate()?;
+    // Refuse an existing --csv before doing any work.
+    let mut csv = match &args.csv {
+        Some(p) => Some(AtomicFile::create(p, args.force)?),
+        None => None,
+    };
+    let problem = Problem::build(&args.problem)?;
+    let io_err = |e: std::io::Error| Error::input(format!("cannot write CSV: {e}"));
+    if let Some(f) = csv.as_mut() {
+        write_csv_header(f).map_err(io_err)?;
+    }
+    let pb = progress_bar(args.run.iters as u64, "run");
+    let mut violations: Vec<Record> = Vec::new();
+    let mut write_error: Option<std::io::Error> = None;
+    let res = problem.run(&args.run, &mut |r: &Record| {
+        if let Some(f) = csv.as_mut() {
+            if let Err(e) = write_csv_row(f, r) {
+                write_error = Some(e);
+                return false;
+            }
+        }
+        if !r.holds && violations.len() < 5 {
+            violations.push(*r);
+        }
+        if r.t % 16 == 0 {
+            pb.set_position(r.t as u64);
+            pb.set_message(format!("gap {:.3e}", r.next_gap));
+        }
+        true
+    })?;
+    pb.finish_and_clear();
+    if let Some(e) = write_error {
+        return Err(io_err(e));
+    }
+    // Records up to a divergence or an interruption are kept: the file is whole.
+    if let Some(f) = csv {
+        f.commit()?;
+    }
+    if args.json {
+        let s = serde_json::to_string_pretty(&res)
+            .map_err(|e| Error::Internal(format!("cannot serialize JSON: {e}")))?;
+        println!("{s}");
+    } else {
+        print!("{}", format_summary(&res));
+    }
+    report_violations(&res, &violations);
+    match res.status.as_str() {
+        "diverged" => eprintln!(
+            "overlin: the run diverged at step {} (loss increased beyond rounding or became non-finite); \
+             try a smaller constant step or --rule local",
+            res.diverged_at.unwrap_or(0)
+        ),
+        "rule_unavailable" => eprintln!(
+            "overlin: {}",
+            res.rule_unavailable.as_deref().unwrap_or("the rule gives no step")
+        ),
+        "stopped" if crate::interrupted() => eprintln!(
+            "overlin: interrupted after {} iterations",
+            res.iterations
+        ),
+        _ => {}
+    }
+    Ok(if crate::interrupted() {
+        exit::INTERRUPTED
+    } else {
+        res.exit_code()
+    })
+}

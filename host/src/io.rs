@@ -186,10 +186,12 @@ fn read_csv(path: &Path, name: &str) -> Result<DMatrix<f64>> {
         for (j, (c, raw)) in cells.iter().zip(rec.iter()).enumerate() {
             match c {
                 Some(v) => row.push(*v),
-                None => return Err(Error::input(format!(
+                None => {
+                    return Err(Error::input(format!(
                     "{name}: non-numeric value '{raw}' at row {row_no}, column {} (line {line})",
                     j + 1
-                ))),
+                )))
+                }
             }
         }
         rows.push(row);

@@ -16,12 +16,15 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Instant;
 
-use overlin_core::nalgebra::{DMatrix, Dyn, OMatrix};
+use overlin_core::data;
+use overlin_core::loss::{LogCoshRidge, MatrixSensing, SoftmaxRidge};
+use overlin_core::nalgebra::{DMatrix, DVector, Dyn, OMatrix};
 use overlin_core::{
     spectral_balanced, AprioriCertificate, DynNet, Evaluation, Init, Loss, LossConstants, LossKind,
     NoCertificate, Real, Rng, SquaredLoss, StepRecord, StepRule, Summary, Tolerance, Trainer,
     TrainerConfig,
 };
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -76,12 +79,16 @@ impl FromStr for LossName {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "KappaRepr", into = "KappaRepr")]
 pub enum Kappa {
-    /// `κ(X) = value ≥ 1`: singular values spread geometrically from 1 to 1/κ.
+    /// `κ(X) = value ≥ 1`: singular values `√N·κ^{−(i−1)/(n−1)}`, so the
+    /// squared loss has `K = 1`, `μ = 1/κ²` (core `data::conditioned_data`).
     Value(f64),
-    /// `X` with orthogonal columns (`κ = 1`), `XᵀX = N·I`.
+    /// `X` with orthonormal columns, `XᵀX = I` (the paper's orthogonal X;
+    /// `μ = K = 1/N` for the squared loss).
     Orthogonal,
     /// `X = I` (needs `samples = n`), as in the paper's step-size experiment.
     Identity,
+    /// i.i.d. `N(0, 1)` entries (`E[XᵀX/N] = I`).
+    Gaussian,
 }
 
 impl Default for Kappa {
@@ -113,6 +120,7 @@ impl From<Kappa> for KappaRepr {
             Kappa::Value(v) => KappaRepr::Num(v),
             Kappa::Orthogonal => KappaRepr::Name("orthogonal".into()),
             Kappa::Identity => KappaRepr::Name("identity".into()),
+            Kappa::Gaussian => KappaRepr::Name("gaussian".into()),
         }
     }
 }
@@ -123,7 +131,7 @@ impl Kappa {
             Ok(Self::Value(v))
         } else {
             Err(Error::input(format!(
-                "--kappa must be a finite number >= 1 (or 'orthogonal' / 'identity'), got {v}"
+                "--kappa must be a finite number >= 1 (or orthogonal|identity|gaussian), got {v}"
             )))
         }
     }
@@ -135,10 +143,11 @@ impl FromStr for Kappa {
         match s.trim().to_ascii_lowercase().as_str() {
             "orthogonal" | "orth" => Ok(Self::Orthogonal),
             "identity" | "eye" | "i" => Ok(Self::Identity),
+            "gaussian" | "normal" => Ok(Self::Gaussian),
             t => match t.parse::<f64>() {
                 Ok(v) => Self::checked(v),
                 Err(_) => Err(Error::input(format!(
-                    "--kappa must be a number >= 1, 'orthogonal' or 'identity', got '{s}'"
+                    "--kappa must be a number >= 1, 'orthogonal', 'identity' or 'gaussian', got '{s}'"
                 ))),
             },
         }
@@ -372,43 +381,11 @@ impl RunSpec {
     }
 }
 
-/// Parses a step rule (THEORY §6): `local`, `rate-optimal`, `constant:ETA`,
-/// `arora`, `du`, `xu2023`, `armijo`. A constant step must be positive and
-/// finite.
+/// Parses a step rule with the core's parser (THEORY §6): `local`,
+/// `rate-optimal`, `constant:ETA`, `arora`, `du`, `xu2023[:C1,C2]`,
+/// `armijo[:C,SHRINK,INITIAL]`; a one-line input error otherwise.
 pub fn parse_rule<T: Real>(s: &str) -> Result<StepRule<T>> {
-    let t = s.trim().to_ascii_lowercase();
-    let bad = || {
-        Error::input(format!(
-            "unknown --rule '{s}'; expected local|rate-optimal|constant:ETA|arora|du|xu2023|armijo"
-        ))
-    };
-    let rule = match t.as_str() {
-        "local" => StepRule::Local,
-        "rate-optimal" | "rate_optimal" | "rateoptimal" | "optimal" => StepRule::RateOptimal,
-        "arora" | "arora2019" => StepRule::Arora2019,
-        "du" | "du2018" => StepRule::Du2018,
-        "xu2023" | "xu" => StepRule::xu2023(),
-        "armijo" => StepRule::armijo(),
-        _ => {
-            let eta = t
-                .strip_prefix("constant:")
-                .or_else(|| t.strip_prefix("const:"))
-                .ok_or_else(bad)?;
-            let v: f64 = eta.trim().parse().map_err(|_| {
-                Error::input(format!(
-                    "--rule constant:ETA needs a number, got '{}'",
-                    eta.trim()
-                ))
-            })?;
-            if !(v.is_finite() && v > 0.0) {
-                return Err(Error::input(format!(
-                    "--rule constant:ETA needs a positive finite step, got {v}"
-                )));
-            }
-            StepRule::Constant(T::of(v))
-        }
-    };
-    Ok(rule)
+    StepRule::parse(s).map_err(|e| Error::input(format!("--rule '{s}': {e}")))
 }
 
 // ---------------------------------------------------------------------------
@@ -582,72 +559,28 @@ pub struct Apriori {
 impl Apriori {
     fn from_core<T: Real>(
         a: &std::result::Result<AprioriCertificate<T>, NoCertificate<T>>,
-        gap0: f64,
-        tol: f64,
+        gap0: T,
+        tol: T,
     ) -> Self {
         match a {
-            Ok(c) => {
-                let rho = c.rho_bar.to_f64();
-                Self {
-                    certified: true,
-                    eta_bar: Some(c.eta_bar.to_f64()),
-                    rho_bar: Some(rho),
-                    alpha_bar: Some(c.alpha_bar.to_f64()),
-                    beta_bar: Some(c.beta_bar.to_f64()),
-                    k_bar: Some(c.k_bar.to_f64()),
-                    delta: Some(c.delta.to_f64()),
-                    iterations_to_tol: iterations_to_tol(gap0, tol, rho),
-                    tol,
-                    reason: None,
-                }
-            }
+            Ok(c) => Self {
+                certified: true,
+                eta_bar: Some(c.eta_bar.to_f64()),
+                rho_bar: Some(c.rho_bar.to_f64()),
+                alpha_bar: Some(c.alpha_bar.to_f64()),
+                beta_bar: Some(c.beta_bar.to_f64()),
+                k_bar: Some(c.k_bar.to_f64()),
+                delta: Some(c.delta.to_f64()),
+                iterations_to_tol: c.iterations_for(gap0, tol),
+                tol: tol.to_f64(),
+                reason: None,
+            },
             Err(why) => Self {
                 certified: false,
-                tol,
-                reason: Some(no_certificate_reason(why)),
+                tol: tol.to_f64(),
+                reason: Some(why.to_string()),
                 ..Self::default()
             },
-        }
-    }
-}
-
-/// `T(ε) = ⌈log(gap0/ε)/log(1/ρ̄)⌉` (THEORY §8); `None` when `ρ̄ ∉ [0, 1)`.
-pub fn iterations_to_tol(gap0: f64, tol: f64, rho_bar: f64) -> Option<u64> {
-    if !(gap0.is_finite() && tol > 0.0) {
-        return None;
-    }
-    if gap0 <= tol {
-        return Some(0);
-    }
-    if !(0.0..1.0).contains(&rho_bar) {
-        return None;
-    }
-    if rho_bar == 0.0 {
-        return Some(1);
-    }
-    let t = ((gap0 / tol).ln() / (1.0 / rho_bar).ln()).ceil();
-    if t.is_finite() && t >= 0.0 && t < u64::MAX as f64 {
-        Some(t as u64)
-    } else {
-        None
-    }
-}
-
-fn no_certificate_reason<T: Real>(why: &NoCertificate<T>) -> String {
-    match why {
-        NoCertificate::NoImbalanceMargin { alpha_imb } => format!(
-            "no imbalance margin: alpha_imb(D0) = {:e} <= 0 (a balanced or spectral start); \
-             the per-step certificate (THEORY §5) still applies",
-            alpha_imb.to_f64()
-        ),
-        NoCertificate::DriftExceedsMargin { alpha_imb } => format!(
-            "the imbalance drift delta exceeds the margin alpha_imb(D0) = {:e} for every \
-             consistent step bound",
-            alpha_imb.to_f64()
-        ),
-        NoCertificate::AtMinimum => "the start is already at the minimum (L0 = L*)".into(),
-        NoCertificate::InvalidInputs => {
-            "the inputs of Theorem 2 are not finite or not positive".into()
         }
     }
 }
@@ -807,41 +740,50 @@ impl RunResult {
 
 /// One loss of THEORY §9 with `Dyn` sizes, behind a single type so that one
 /// [`Trainer`] type serves them all.
+// Built once per run, never moved in a loop: the size difference is harmless.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum AnyLoss<T: Real> {
-    /// §9.1.
+    /// §9.1 squared regression.
     Squared(SquaredLoss<T, Dyn, Dyn, Dyn>),
+    /// §9.2 matrix sensing.
+    Sensing(MatrixSensing<T, Dyn, Dyn, Dyn, Dyn>),
+    /// §9.3 log-cosh with ridge.
+    LogCosh(LogCoshRidge<T, Dyn, Dyn, Dyn>),
+    /// §9.4 softmax with ridge.
+    Softmax(SoftmaxRidge<T, Dyn, Dyn, Dyn>),
+}
+
+macro_rules! each_loss {
+    ($self:expr, $l:ident => $e:expr) => {
+        match $self {
+            AnyLoss::Squared($l) => $e,
+            AnyLoss::Sensing($l) => $e,
+            AnyLoss::LogCosh($l) => $e,
+            AnyLoss::Softmax($l) => $e,
+        }
+    };
 }
 
 impl<T: Real> Loss<T, Dyn, Dyn> for AnyLoss<T> {
     fn kind(&self) -> LossKind {
-        match self {
-            Self::Squared(l) => l.kind(),
-        }
+        each_loss!(self, l => l.kind())
     }
     fn constants(&self) -> &LossConstants<T> {
-        match self {
-            Self::Squared(l) => l.constants(),
-        }
+        each_loss!(self, l => l.constants())
     }
     fn minimizer(&self) -> &OMatrix<T, Dyn, Dyn> {
-        match self {
-            Self::Squared(l) => l.minimizer(),
-        }
+        each_loss!(self, l => l.minimizer())
     }
     fn evaluate(&mut self, w: &OMatrix<T, Dyn, Dyn>) -> Evaluation<T> {
-        match self {
-            Self::Squared(l) => l.evaluate(w),
-        }
+        each_loss!(self, l => l.evaluate(w))
     }
     fn evaluate_with_gradient(
         &mut self,
         w: &OMatrix<T, Dyn, Dyn>,
         grad: &mut OMatrix<T, Dyn, Dyn>,
     ) -> Evaluation<T> {
-        match self {
-            Self::Squared(l) => l.evaluate_with_gradient(w, grad),
-        }
+        each_loss!(self, l => l.evaluate_with_gradient(w, grad))
     }
 }
 
@@ -868,8 +810,8 @@ pub struct Problem {
     inner: Inner,
 }
 
-/// Data in `f64`, before conversion to the working precision.
-struct Data {
+/// User files, read in `f64`.
+struct UserData {
     x: DMatrix<f64>,
     y: DMatrix<f64>,
 }
@@ -892,7 +834,7 @@ fn size_or(
     };
     if v == 0 {
         return Err(Error::input(format!(
-            "--{what} is zero; every size must be at least 1"
+            "{what} is zero; every size must be at least 1"
         )));
     }
     Ok(v)
@@ -906,154 +848,177 @@ fn check_param(ok: bool, msg: impl FnOnce() -> String) -> Result<()> {
     }
 }
 
-impl Problem {
-    /// Builds the data, the loss and the start described by `spec`.
-    pub fn build(spec: &ProblemSpec) -> Result<Self> {
-        check_param(spec.noise.is_finite() && spec.noise >= 0.0, || {
-            format!("--noise must be finite and >= 0, got {}", spec.noise)
+impl ProblemSpec {
+    /// Checks the scalar fields and the sizes given (files are checked when
+    /// the problem is built).
+    pub fn validate(&self) -> Result<()> {
+        for (what, v) in [
+            ("n", self.n),
+            ("m", self.m),
+            ("h", self.h),
+            ("samples", self.samples),
+        ] {
+            if v == Some(0) {
+                return Err(Error::input(format!(
+                    "--{what} is zero; every size must be at least 1"
+                )));
+            }
+        }
+        check_param(self.noise.is_finite() && self.noise >= 0.0, || {
+            format!("--noise must be finite and >= 0, got {}", self.noise)
         })?;
-        check_param(spec.sigma.is_finite() && spec.sigma >= 0.0, || {
-            format!("--sigma must be finite and >= 0, got {}", spec.sigma)
+        check_param(self.sigma.is_finite() && self.sigma >= 0.0, || {
+            format!("--sigma must be finite and >= 0, got {}", self.sigma)
         })?;
-        check_param(spec.scale.is_finite() && spec.scale >= 0.0, || {
-            format!("--scale must be finite and >= 0, got {}", spec.scale)
+        check_param(self.scale.is_finite() && self.scale >= 0.0, || {
+            format!("--scale must be finite and >= 0, got {}", self.scale)
         })?;
-        if let Some(s) = spec.target_std {
+        if let Some(s) = self.target_std {
             check_param(s.is_finite() && s >= 0.0, || {
                 format!("--target-std must be finite and >= 0, got {s}")
             })?;
         }
-        check_param(spec.gamma.is_finite() && spec.gamma > 0.0, || {
-            format!("--gamma must be positive and finite, got {}", spec.gamma)
+        check_param(self.gamma.is_finite() && self.gamma > 0.0, || {
+            format!("--gamma must be positive and finite, got {}", self.gamma)
         })?;
-        check_param(spec.lambda.is_finite() && spec.lambda > 0.0, || {
-            format!("--lambda must be positive and finite, got {}", spec.lambda)
+        check_param(self.lambda.is_finite() && self.lambda > 0.0, || {
+            format!("--lambda must be positive and finite, got {}", self.lambda)
         })?;
-        if spec.x.is_some() != spec.y.is_some() {
+        if let Kappa::Value(k) = self.kappa {
+            Kappa::checked(k)?;
+        }
+        if self.x.is_some() != self.y.is_some() {
             return Err(Error::input(
                 "user data needs both --x and --y (or neither)",
             ));
         }
-        if spec.w1.is_some() != spec.w2.is_some() {
+        if self.w1.is_some() != self.w2.is_some() {
             return Err(Error::input(
                 "a user start needs both --w1 and --w2 (or neither)",
             ));
         }
+        Ok(())
+    }
+}
 
-        // User files first: they fix sizes.
-        let user_x = spec
-            .x
-            .as_ref()
-            .map(|p| crate::io::read_matrix(p))
-            .transpose()?;
-        let user_y = spec
-            .y
-            .as_ref()
-            .map(|p| crate::io::read_matrix(p))
-            .transpose()?;
-        let user_w1 = spec
-            .w1
-            .as_ref()
-            .map(|p| crate::io::read_matrix(p))
-            .transpose()?;
-        let user_w2 = spec
-            .w2
-            .as_ref()
-            .map(|p| crate::io::read_matrix(p))
-            .transpose()?;
+fn path_name(p: &Option<PathBuf>, default: &str) -> String {
+    p.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| default.to_string())
+}
 
-        let xname = spec.x.as_ref().map(|p| p.display().to_string());
-        let yname = spec.y.as_ref().map(|p| p.display().to_string());
-        let w1name = spec.w1.as_ref().map(|p| p.display().to_string());
-        let w2name = spec.w2.as_ref().map(|p| p.display().to_string());
-
-        let (samples, n, m) = match (&user_x, &user_y) {
-            (Some(x), Some(y)) => {
-                let xn = xname.as_deref().unwrap_or("X");
-                let yn = yname.as_deref().unwrap_or("Y");
-                if x.nrows() != y.nrows() {
-                    return Err(Error::input(format!(
-                        "size clash: {xn} has {} rows (samples) but {yn} has {} rows",
-                        x.nrows(),
-                        y.nrows()
-                    )));
-                }
-                let samples = size_or(spec.samples, Some((x.nrows(), xn)), 0, "samples")?;
-                match spec.loss {
-                    LossName::Sensing => {
-                        let n = size_or(spec.n, None, DEFAULT_N, "n")?;
-                        let m = size_or(spec.m, None, DEFAULT_M, "m")?;
-                        if x.ncols() != n * m {
-                            return Err(Error::input(format!(
-                                "size clash: sensing operator {xn} has {} columns but n*m = {}*{} = {}",
-                                x.ncols(),
-                                n,
-                                m,
-                                n * m
-                            )));
-                        }
-                        if y.ncols() != 1 {
-                            return Err(Error::input(format!(
-                                "size clash: sensing measurements {yn} must have 1 column, found {}",
-                                y.ncols()
-                            )));
-                        }
-                        (samples, n, m)
-                    }
-                    LossName::Softmax if y.ncols() == 1 => {
-                        let n = size_or(spec.n, Some((x.ncols(), xn)), 0, "n")?;
-                        let m = size_or(spec.m, None, DEFAULT_M, "m")?;
-                        (samples, n, m)
-                    }
-                    _ => {
-                        let n = size_or(spec.n, Some((x.ncols(), xn)), 0, "n")?;
-                        let m = size_or(spec.m, Some((y.ncols(), yn)), 0, "m")?;
-                        (samples, n, m)
-                    }
-                }
+/// Sizes `(samples, n, m)` from user data and flags.
+fn user_sizes(spec: &ProblemSpec, d: &UserData) -> Result<(usize, usize, usize)> {
+    let xn = path_name(&spec.x, "X");
+    let yn = path_name(&spec.y, "Y");
+    let (x, y) = (&d.x, &d.y);
+    if x.nrows() != y.nrows() {
+        return Err(Error::input(format!(
+            "size clash: {xn} has {} rows (samples) but {yn} has {} rows",
+            x.nrows(),
+            y.nrows()
+        )));
+    }
+    let samples = size_or(spec.samples, Some((x.nrows(), &xn)), 0, "samples")?;
+    match spec.loss {
+        LossName::Sensing => {
+            let n = size_or(spec.n, None, DEFAULT_N, "n")?;
+            let m = size_or(spec.m, None, DEFAULT_M, "m")?;
+            if x.ncols() != n.saturating_mul(m) {
+                return Err(Error::input(format!(
+                    "size clash: sensing operator {xn} has {} columns but n*m = {n}*{m} = {} \
+                     (give --n and --m)",
+                    x.ncols(),
+                    n.saturating_mul(m)
+                )));
             }
-            _ => (
+            if y.ncols() != 1 {
+                return Err(Error::input(format!(
+                    "size clash: sensing measurements {yn} must have 1 column, found {}",
+                    y.ncols()
+                )));
+            }
+            Ok((samples, n, m))
+        }
+        LossName::Softmax if y.ncols() == 1 => {
+            let n = size_or(spec.n, Some((x.ncols(), &xn)), 0, "n")?;
+            // Class indices: m from the largest label unless given.
+            let max_label = y.iter().fold(0.0f64, |a, &b| a.max(b));
+            let from_labels = if max_label.is_finite() && max_label >= 0.0 {
+                max_label as usize + 1
+            } else {
+                DEFAULT_M
+            };
+            let m = size_or(spec.m.or(Some(from_labels.max(2))), None, DEFAULT_M, "m")?;
+            Ok((samples, n, m))
+        }
+        _ => {
+            let n = size_or(spec.n, Some((x.ncols(), &xn)), 0, "n")?;
+            let m = size_or(spec.m, Some((y.ncols(), &yn)), 0, "m")?;
+            Ok((samples, n, m))
+        }
+    }
+}
+
+/// `h` from a user start, checking it against `n` and `m`.
+fn user_h(
+    spec: &ProblemSpec,
+    w1: &DMatrix<f64>,
+    w2: &DMatrix<f64>,
+    n: usize,
+    m: usize,
+) -> Result<usize> {
+    let a = path_name(&spec.w1, "W1");
+    let b = path_name(&spec.w2, "W2");
+    if w1.nrows() != n {
+        return Err(Error::input(format!(
+            "size clash: {a} has {} rows but n = {n}",
+            w1.nrows()
+        )));
+    }
+    if w2.ncols() != m {
+        return Err(Error::input(format!(
+            "size clash: {b} has {} columns but m = {m}",
+            w2.ncols()
+        )));
+    }
+    if w1.ncols() != w2.nrows() {
+        return Err(Error::input(format!(
+            "size clash: {a} has {} columns (h) but {b} has {} rows",
+            w1.ncols(),
+            w2.nrows()
+        )));
+    }
+    size_or(spec.h, Some((w1.ncols(), &a)), 0, "h")
+}
+
+impl Problem {
+    /// Builds the data, the loss and the start described by `spec`.
+    pub fn build(spec: &ProblemSpec) -> Result<Self> {
+        spec.validate()?;
+        let read = |p: &Option<PathBuf>| p.as_ref().map(|p| crate::io::read_matrix(p)).transpose();
+        let user = match (read(&spec.x)?, read(&spec.y)?) {
+            (Some(x), Some(y)) => Some(UserData { x, y }),
+            _ => None,
+        };
+        let (w1, w2) = (read(&spec.w1)?, read(&spec.w2)?);
+        let (samples, n, m) = match &user {
+            Some(d) => user_sizes(spec, d)?,
+            None => (
                 size_or(spec.samples, None, DEFAULT_SAMPLES, "samples")?,
                 size_or(spec.n, None, DEFAULT_N, "n")?,
                 size_or(spec.m, None, DEFAULT_M, "m")?,
             ),
         };
-        let h = match (&user_w1, &user_w2) {
-            (Some(w1), Some(w2)) => {
-                let a = w1name.as_deref().unwrap_or("W1");
-                let b = w2name.as_deref().unwrap_or("W2");
-                if w1.nrows() != n {
-                    return Err(Error::input(format!(
-                        "size clash: {a} has {} rows but n = {n}",
-                        w1.nrows()
-                    )));
-                }
-                if w2.ncols() != m {
-                    return Err(Error::input(format!(
-                        "size clash: {b} has {} columns but m = {m}",
-                        w2.ncols()
-                    )));
-                }
-                if w1.ncols() != w2.nrows() {
-                    return Err(Error::input(format!(
-                        "size clash: {a} has {} columns (h) but {b} has {} rows",
-                        w1.ncols(),
-                        w2.nrows()
-                    )));
-                }
-                size_or(spec.h, Some((w1.ncols(), a)), 0, "h")?
-            }
+        let h = match (&w1, &w2) {
+            (Some(a), Some(b)) => user_h(spec, a, b, n, m)?,
             _ => size_or(spec.h, None, DEFAULT_H, "h")?,
         };
         let sizes = Sizes { n, m, h, samples };
-        let data_seed = spec.data_seed.unwrap_or(spec.seed);
-        let data = match (user_x, user_y) {
-            (Some(x), Some(y)) => Data { x, y },
-            _ => generate_data(spec, sizes, data_seed)?,
-        };
+        let start = w1.zip(w2);
         let inner = match spec.precision {
-            Precision::F32 => Inner::F32(build_typed::<f32>(spec, sizes, &data, user_w1, user_w2)?),
-            Precision::F64 => Inner::F64(build_typed::<f64>(spec, sizes, &data, user_w1, user_w2)?),
+            Precision::F32 => Inner::F32(build_typed::<f32>(spec, sizes, user.as_ref(), start)?),
+            Precision::F64 => Inner::F64(build_typed::<f64>(spec, sizes, user.as_ref(), start)?),
         };
         Ok(Self {
             spec: spec.clone(),
@@ -1163,23 +1128,20 @@ fn to_t<T: Real>(m: &DMatrix<f64>) -> DMatrix<T> {
     m.map(T::of)
 }
 
-/// Gaussian `r×c` matrix with entries `N(0, std²)` in `f64`.
-fn gaussian(rng: &mut Rng, r: usize, c: usize, std: f64) -> DMatrix<f64> {
-    let mut m = DMatrix::<f64>::zeros(r, c);
-    rng.fill_gaussian(&mut m, std);
-    m
-}
-
-/// `X` (N×n) with `XᵀX/N` having eigenvalues from 1 down to `1/κ²`
-/// (so `K = 1`, `μ = 1/κ²` for the squared loss), or orthogonal, or `I`.
-fn generate_x(kappa: Kappa, samples: usize, n: usize, rng: &mut Rng) -> Result<DMatrix<f64>> {
+/// `X` (N×n) by the core generators (THEORY §9; `data::*`).
+fn generate_x<T: Real>(
+    kappa: Kappa,
+    samples: usize,
+    n: usize,
+    rng: &mut Rng,
+) -> Result<DMatrix<T>> {
     if samples < n && !matches!(kappa, Kappa::Identity) {
         return Err(Error::input(format!(
             "samples = {samples} < n = {n}: X cannot have full column rank, so the loss is not \
              strongly convex; use more samples, or the log-cosh (ridge) or softmax (ridge) loss"
         )));
     }
-    let root_n = (samples as f64).sqrt();
+    let mut x = DMatrix::<T>::zeros(samples, n);
     match kappa {
         Kappa::Identity => {
             if samples != n {
@@ -1187,79 +1149,116 @@ fn generate_x(kappa: Kappa, samples: usize, n: usize, rng: &mut Rng) -> Result<D
                     "size clash: --kappa identity needs samples = n, got samples = {samples}, n = {n}"
                 )));
             }
-            Ok(DMatrix::identity(n, n))
+            x.fill_with_identity();
         }
-        Kappa::Orthogonal | Kappa::Value(_) => {
-            let mut u = DMatrix::<f64>::zeros(samples, n);
-            overlin_core::init::orthogonal_into(&mut u, rng)?;
-            let kv = match kappa {
-                Kappa::Value(v) => v,
-                _ => 1.0,
-            };
-            if kv == 1.0 {
-                return Ok(u * root_n);
-            }
-            let mut v = DMatrix::<f64>::zeros(n, n);
-            overlin_core::init::orthogonal_into(&mut v, rng)?;
-            let s = DMatrix::<f64>::from_fn(n, n, |i, j| {
-                if i == j {
-                    let frac = if n > 1 {
-                        i as f64 / (n - 1) as f64
-                    } else {
-                        0.0
-                    };
-                    root_n * kv.powf(-frac)
-                } else {
-                    0.0
-                }
-            });
-            Ok(u * s * v.transpose())
-        }
+        Kappa::Orthogonal => data::orthogonal_data(&mut x, 1.0, rng)?,
+        Kappa::Value(k) => data::conditioned_data(&mut x, k, rng)?,
+        Kappa::Gaussian => data::gaussian_data(&mut x, rng),
     }
+    Ok(x)
 }
 
-fn generate_data(spec: &ProblemSpec, s: Sizes, seed: u64) -> Result<Data> {
-    let mut rng = Rng::new(seed);
-    let target_std = spec.target_std.unwrap_or(1.0 / (s.n as f64).sqrt());
-    match spec.loss {
-        LossName::Squared | LossName::Logcosh => {
-            let x = generate_x(spec.kappa, s.samples, s.n, &mut rng)?;
-            let theta = gaussian(&mut rng, s.n, s.m, target_std);
-            let mut y = &x * theta;
-            if spec.noise > 0.0 {
-                y += gaussian(&mut rng, s.samples, s.m, spec.noise);
-            }
-            Ok(Data { x, y })
+/// Softmax targets from user `Y`: `N×1` class indices become one-hot
+/// `N×m`; an `N×m` matrix is passed on (the core checks it is one-hot).
+fn one_hot_from_user(y: &DMatrix<f64>, m: usize, name: &str) -> Result<DMatrix<f64>> {
+    if y.ncols() != 1 || m == 1 {
+        if y.ncols() != m {
+            return Err(Error::input(format!(
+                "size clash: softmax targets {name} have {} columns but m = {m}; give N x 1 \
+                 class indices or an N x m one-hot matrix",
+                y.ncols()
+            )));
         }
-        LossName::Sensing | LossName::Softmax => Err(Error::input(format!(
-            "the {} loss is not available yet in this build",
-            spec.loss.name()
-        ))),
+        return Ok(y.clone());
     }
+    let mut out = DMatrix::<f64>::zeros(y.nrows(), m);
+    for (i, &c) in y.iter().enumerate() {
+        if !(c >= 0.0 && c.fract() == 0.0 && (c as usize) < m) {
+            return Err(Error::input(format!(
+                "{name}: label {c} at row {} is not a class index 0..{}",
+                i + 1,
+                m - 1
+            )));
+        }
+        out[(i, c as usize)] = 1.0;
+    }
+    Ok(out)
+}
+
+fn build_loss<T: Real>(
+    spec: &ProblemSpec,
+    s: Sizes,
+    user: Option<&UserData>,
+) -> Result<AnyLoss<T>> {
+    let mut rng = Rng::new(spec.data_seed.unwrap_or(spec.seed));
+    let theta_std = spec.target_std.unwrap_or(1.0 / (s.n as f64).sqrt());
+    let mut theta = DMatrix::<T>::zeros(s.n, s.m);
+    let loss = match spec.loss {
+        LossName::Sensing => {
+            let (a, y) = match user {
+                Some(d) => (
+                    to_t::<T>(&d.x),
+                    DVector::<T>::from_iterator(d.y.nrows(), d.y.iter().map(|&v| T::of(v))),
+                ),
+                None => {
+                    let mut a = DMatrix::<T>::zeros(s.samples, s.n * s.m);
+                    data::sensing_operator(&mut a, &mut rng);
+                    let mut y = DVector::<T>::zeros(s.samples);
+                    data::sensing_measurements(
+                        &a, &mut theta, &mut y, theta_std, spec.noise, &mut rng,
+                    )?;
+                    (a, y)
+                }
+            };
+            AnyLoss::Sensing(MatrixSensing::new(Dyn(s.n), Dyn(s.m), a, y)?)
+        }
+        kind => {
+            let (x, y) = match user {
+                Some(d) => {
+                    let y = if kind == LossName::Softmax {
+                        one_hot_from_user(&d.y, s.m, &path_name(&spec.y, "Y"))?
+                    } else {
+                        d.y.clone()
+                    };
+                    (to_t::<T>(&d.x), to_t::<T>(&y))
+                }
+                None => {
+                    let x = generate_x::<T>(spec.kappa, s.samples, s.n, &mut rng)?;
+                    let mut y = DMatrix::<T>::zeros(s.samples, s.m);
+                    if kind == LossName::Softmax {
+                        data::one_hot_labels(
+                            &x, &mut theta, &mut y, theta_std, spec.noise, &mut rng,
+                        )?;
+                    } else {
+                        data::linear_targets(
+                            &x, &mut theta, &mut y, theta_std, spec.noise, &mut rng,
+                        )?;
+                    }
+                    (x, y)
+                }
+            };
+            match kind {
+                LossName::Logcosh => AnyLoss::LogCosh(LogCoshRidge::new(x, y, T::of(spec.gamma))?),
+                LossName::Softmax => AnyLoss::Softmax(SoftmaxRidge::new(x, y, T::of(spec.lambda))?),
+                _ => AnyLoss::Squared(SquaredLoss::new(x, y)?),
+            }
+        }
+    };
+    Ok(loss)
 }
 
 fn build_typed<T: Real>(
     spec: &ProblemSpec,
     s: Sizes,
-    data: &Data,
-    w1: Option<DMatrix<f64>>,
-    w2: Option<DMatrix<f64>>,
+    user: Option<&UserData>,
+    start: Option<(DMatrix<f64>, DMatrix<f64>)>,
 ) -> Result<Typed<T>> {
-    let x = to_t::<T>(&data.x);
-    let y = to_t::<T>(&data.y);
-    let loss = match spec.loss {
-        LossName::Squared => AnyLoss::Squared(SquaredLoss::new(x, y)?),
-        other => {
-            return Err(Error::input(format!(
-                "the {} loss is not available yet in this build",
-                other.name()
-            )))
-        }
-    };
-    let start = match (w1, w2) {
-        (Some(a), Some(b)) => DynNet::new(to_t::<T>(&a), to_t::<T>(&b))
+    let loss = build_loss::<T>(spec, s, user)?;
+    let start = match start {
+        Some((a, b)) => DynNet::new(to_t::<T>(&a), to_t::<T>(&b))
             .map_err(|e| Error::input(format!("user start: {e}")))?,
-        _ => {
+        None => {
+            // The start has its own stream, so the data do not depend on the init.
             let mut rng = Rng::new(spec.seed ^ 0x9E37_79B9_7F4A_7C15);
             let (n, h, m) = (Dyn(s.n), Dyn(s.h), Dyn(s.m));
             match spec.init {
@@ -1279,8 +1278,9 @@ fn build_typed<T: Real>(
                 }
                 .sample(n, h, m, &mut rng)?,
                 InitName::Spectral => {
-                    let r = gaussian(&mut rng, s.n, s.m, spec.scale / (s.n as f64).sqrt());
-                    spectral_balanced(&to_t::<T>(&r), h)?
+                    let mut r = DMatrix::<T>::zeros(s.n, s.m);
+                    rng.fill_gaussian(&mut r, spec.scale / (s.n as f64).sqrt());
+                    spectral_balanced(&r, h)?
                 }
                 InitName::SpectralTarget => {
                     let target = loss.minimizer() * T::of(spec.scale);
@@ -1330,7 +1330,7 @@ fn run_typed<T: Real>(
     let (alpha0, beta0) = match alpha0_beta0 {
         Some(ab) => ab,
         None => {
-            let sc = start_constants(p)?;
+            let (sc, _) = start_and_apriori(p, run.tol)?;
             (sc.alpha0, sc.beta0)
         }
     };
@@ -1370,7 +1370,7 @@ fn run_typed<T: Real>(
             imbalance_checks: t.imbalance_checks,
             imbalance_violations: t.imbalance_violations,
         },
-        apriori: Apriori::from_core(&summary.apriori, initial_gap, tol_abs),
+        apriori: Apriori::from_core(&summary.apriori, summary.initial_gap, T::of(tol_abs)),
         sizes: Sizes::default(),
         constants: loss_info(p.loss.constants()),
         alpha0,
@@ -1383,12 +1383,10 @@ fn run_typed<T: Real>(
     })
 }
 
-/// Exact local constants at the start: one `local` step is prepared (not
-/// applied to the problem) so that the core computes them (THEORY §2–§5).
-fn start_constants<T: Real>(p: &Typed<T>) -> Result<StartConstants> {
-    start_and_apriori(p, 1.0).map(|(s, _)| s)
-}
-
+/// Exact local constants at the start and the a-priori certificate. The
+/// core computes them: a trainer with the `local` rule is set up on a copy
+/// of the start and takes one step, whose record carries `α₀, β₀, ‖G₀‖₂`,
+/// `μ₀`, `K₀(η₀)` and `ρ₀(η₀)` (THEORY §2–§5).
 fn start_and_apriori<T: Real>(p: &Typed<T>, tol: f64) -> Result<(StartConstants, Apriori)> {
     let cfg = TrainerConfig {
         max_iters: 1,
@@ -1425,11 +1423,10 @@ fn start_and_apriori<T: Real>(p: &Typed<T>, tol: f64) -> Result<(StartConstants,
         sc.eta_local0 = r.eta.to_f64();
         sc.k0 = r.cert.k_t.to_f64();
         sc.rho0 = r.cert.rho.to_f64();
-        let mu = c.mu.to_f64();
-        let k = c.k.to_f64();
+        let (mu, k) = (c.mu.to_f64(), c.k.to_f64());
         sc.limit_rate0 = 1.0 - (mu / k) * sc.alpha_over_beta;
     }
-    let apriori = Apriori::from_core(&before.apriori, sc.gap0, tol);
+    let apriori = Apriori::from_core(&before.apriori, eval.gap, T::of(tol));
     Ok((sc, apriori))
 }
 
