@@ -24,6 +24,7 @@ extern crate alloc;
 
 pub mod apriori;
 pub mod certificate;
+pub mod data;
 pub mod dims;
 pub mod error;
 pub mod gd;
@@ -45,7 +46,10 @@ pub use error::ProblemError;
 pub use gd::{History, Observer, Status, StepRecord, Summary, Tolerance, Trainer, TrainerConfig};
 pub use imbalance::{imbalance_spectrum, ImbalanceSummary, ImbalanceWorkspace};
 pub use init::{spectral_balanced, Init, Rng};
-pub use loss::{Evaluation, Loss, LossConstants, LossKind, SquaredLoss};
+pub use loss::{
+    Evaluation, LogCoshRidge, Loss, LossConstants, LossKind, MatrixSensing, SoftmaxRidge,
+    SquaredLoss,
+};
 pub use net::{DynNet, Net, TwoLayer};
 pub use rules::{RuleUnavailable, StepRule};
 pub use scalar::Real;

@@ -4,17 +4,19 @@
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, OMatrix};
 
+use crate::error::ProblemError;
+use crate::kernels;
 use crate::linalg::MatrixNorms;
-use crate::scalar::Real;
+use crate::scalar::{abs, exp, sqrt, tanh, Real};
 
-// mod logcosh;
-// mod sensing;
-// mod softmax;
+mod logcosh;
+mod sensing;
+mod softmax;
 mod squared;
 
-// pub use logcosh::LogCoshRidge;
-// pub use sensing::MatrixSensing;
-// pub use softmax::SoftmaxRidge;
+pub use logcosh::LogCoshRidge;
+pub use sensing::MatrixSensing;
+pub use softmax::SoftmaxRidge;
 pub use squared::SquaredLoss;
 
 /// Which loss of THEORY §9.
@@ -78,4 +80,116 @@ where
         w: &OMatrix<T, N, M>,
         grad: &mut OMatrix<T, N, M>,
     ) -> Evaluation<T>;
+}
+
+/// Consecutive gradient evaluations without a new smallest `‖∇ℓ‖` after
+/// which [`minimize_gd`] decides it has reached the rounding floor.
+const STALL_WINDOW: usize = 64;
+
+/// Hard cap on the iterations of [`minimize_gd`], whatever `κ = K/μ`.
+const MAX_SOLVER_ITERS: usize = 4_000_000;
+
+/// The convex solve for `W*` of the losses without a closed form
+/// (THEORY §9.3, §9.4): gradient descent on `ℓ` itself with step `1/K`.
+///
+/// With step `1/K` the gradient contracts at every step,
+/// `∇ℓ(W⁺) = (I − H̄/K)∇ℓ(W)` with `H̄` the mean Hessian on the segment and
+/// `μ I ⪯ H̄ ⪯ K I` (THEORY §1), so `‖∇ℓ‖` decreases by at least the factor
+/// `1 − μ/K` per step in exact arithmetic. In floating point it stops
+/// decreasing at the rounding floor of the gradient; the solver stops when
+/// no new smallest `‖∇ℓ‖` has been seen for [`STALL_WINDOW`] steps (or
+/// `∇ℓ = 0` exactly) and returns the iterate with the smallest gradient.
+///
+/// `w` holds the start on entry and the minimizer on success. `gradient`
+/// writes `∇ℓ(W)` into its second argument. Returns the number of gradient
+/// steps taken.
+///
+/// Fails with [`ProblemError::SolverFailed`] when a gradient is not finite,
+/// when the iteration cap `κ·(ln(1/ε) + 10) + 1000` (at most
+/// [`MAX_SOLVER_ITERS`]) is reached before the floor — the exact-arithmetic
+/// rate needs `κ·ln(1/ε)` steps to gain the full precision — or when the
+/// floor lies above `√ε·‖∇ℓ(W₀)‖`, i.e. the problem is too ill-conditioned
+/// for the working precision.
+pub(crate) fn minimize_gd<T: Real, N: Dim, M: Dim>(
+    mu: T,
+    k: T,
+    w: &mut OMatrix<T, N, M>,
+    what: &'static str,
+    mut gradient: impl FnMut(&OMatrix<T, N, M>, &mut OMatrix<T, N, M>),
+) -> Result<usize, ProblemError>
+where
+    DefaultAllocator: Allocator<N, M>,
+{
+    let failed = Err(ProblemError::SolverFailed { what });
+    if !(mu > T::zero() && k >= mu && k.finite()) {
+        return failed;
+    }
+    let (nd, md) = w.shape_generic();
+    let mut g = OMatrix::<T, N, M>::zeros_generic(nd, md);
+    let mut best = w.clone();
+    gradient(w, &mut g);
+    let g0 = sqrt(kernels::sum_sq(g.as_slice()));
+    if !g0.finite() {
+        return failed;
+    }
+    let kappa = (k / mu).to_f64();
+    let digits = -libm::log(T::EPSILON.to_f64()) + 10.0;
+    let cap_f = kappa * digits + 1000.0;
+    let cap = if cap_f < MAX_SOLVER_ITERS as f64 {
+        cap_f as usize
+    } else {
+        MAX_SOLVER_ITERS
+    };
+    let step = -(T::one() / k);
+    let mut best_norm = g0;
+    let mut since_best = 0;
+    let mut iters = 0;
+    let mut floor_reached = g0 == T::zero();
+    while !floor_reached && iters < cap {
+        kernels::axpy(w.as_mut_slice(), step, g.as_slice());
+        gradient(w, &mut g);
+        iters += 1;
+        let norm = sqrt(kernels::sum_sq(g.as_slice()));
+        if !norm.finite() {
+            return failed;
+        }
+        if norm < best_norm {
+            best_norm = norm;
+            best.copy_from(w);
+            since_best = 0;
+            floor_reached = norm == T::zero();
+        } else {
+            since_best += 1;
+            floor_reached = since_best >= STALL_WINDOW;
+        }
+    }
+    if !floor_reached || best_norm > sqrt(T::EPSILON) * g0 {
+        return failed;
+    }
+    w.copy_from(&best);
+    Ok(iters)
+}
+
+/// `eˣ − 1` without cancellation for small `x`, through `tanh`
+/// (`eˣ − 1 = 2t/(1 − t)` with `t = tanh(x/2)`), since [`crate::scalar`]
+/// has no `expm1`. Relative error a few ulps. Used by the cancellation-free
+/// gap of the softmax loss (THEORY §9.4, §11).
+pub(crate) fn expm1<T: Real>(x: T) -> T {
+    if abs(x) < T::of(0.5) {
+        let t = tanh(x * T::of(0.5));
+        (t + t) / (T::one() - t)
+    } else {
+        exp(x) - T::one()
+    }
+}
+
+/// `x` if it is not negative, else 0; NaN is kept (so that a diverged
+/// evaluation stays visible). The gaps of the non-quadratic losses are
+/// sums whose exact value is `≥ 0` but whose rounding may dip below.
+pub(crate) fn clamp_gap<T: Real>(x: T) -> T {
+    if x < T::zero() {
+        T::zero()
+    } else {
+        x
+    }
 }
