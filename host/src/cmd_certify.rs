@@ -57,10 +57,7 @@ pub fn format_certificate(c: &CertifyResult) -> String {
                 .unwrap_or_else(|| "-".into())
         );
     } else {
-        s += &format!(
-            "  no certificate: {}\n",
-            a.reason.as_deref().unwrap_or("unknown")
-        );
+        s += &format!("  {}\n", a.reason.as_deref().unwrap_or("unknown"));
     }
     s
 }

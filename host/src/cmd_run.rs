@@ -119,7 +119,7 @@ pub fn format_summary(res: &RunResult) -> String {
         );
     } else {
         s += &format!(
-            "a-priori     none: {}\n",
+            "a-priori     {}\n",
             a.reason.as_deref().unwrap_or("unknown")
         );
     }

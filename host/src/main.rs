@@ -21,7 +21,7 @@ Exit codes:
 /// Certified gradient descent for overparametrized two-layer linear models
 /// W = W1 W2 (local PL inequality and descent lemma; see THEORY.md).
 #[derive(Parser, Debug)]
-#[command(name = "overlin", version, after_help = EXIT_CODES, propagate_version = true)]
+#[command(name = "overlin", version, after_help = EXIT_CODES, propagate_version = true, args_override_self = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -119,25 +119,25 @@ struct ProblemCli {
     #[arg(long, default_value = "10")]
     kappa: Kappa,
     /// Standard deviation of the target noise.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     noise: f64,
     /// Standard deviation of the planted Theta entries [default: 1/sqrt(n)].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     target_std: Option<f64>,
     /// Ridge gamma of the log-cosh loss.
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0.1, allow_hyphen_values = true)]
     gamma: f64,
     /// Ridge lambda of the softmax loss.
-    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0.01, allow_hyphen_values = true)]
     lambda: f64,
     /// Start: gaussian|scaled|orthogonal|spectral|spectral-target (THEORY §10).
     #[arg(long, default_value = "gaussian")]
     init: InitName,
     /// Imbalance knob sigma >= 0 (W1 <- r W1, W2 <- W2 / r, r^2 - r^-2 = sigma).
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     sigma: f64,
     /// Entry std (gaussian), omega (scaled: std omega/sqrt(h)), multiplier (orthogonal, spectral).
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     scale: f64,
     /// Seed of the start.
     #[arg(long, default_value_t = 0)]
@@ -200,7 +200,7 @@ struct RunCli {
     #[arg(long, default_value_t = 1000)]
     iters: usize,
     /// Tolerance on L - L* (absolute; see --relative).
-    #[arg(long, default_value_t = 1e-10, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1e-10, allow_hyphen_values = true)]
     tol: f64,
     /// Make --tol relative: stop when L - L* <= tol (L0 - L*).
     #[arg(long)]
@@ -227,7 +227,7 @@ struct CertifyCli {
     #[command(flatten)]
     problem: ProblemCli,
     /// Tolerance on L - L* for the guaranteed iteration count T(eps).
-    #[arg(long, default_value_t = 1e-10, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1e-10, allow_hyphen_values = true)]
     tol: f64,
     /// Print the result as one JSON object on stdout.
     #[arg(long)]

@@ -75,6 +75,14 @@ impl AtomicFile {
             .take()
             .ok_or_else(|| Error::Internal("atomic file committed twice".into()))?;
         let tmp = w.into_inner().map_err(|e| io(e.into_error()))?;
+        // Temporary files are created private (0600); a result file is not.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = tmp
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644));
+        }
         tmp.as_file().sync_all().map_err(io)?;
         if self.force {
             tmp.persist(&self.path).map_err(|e| io(e.error))?;

@@ -1253,7 +1253,15 @@ fn build_typed<T: Real>(
     user: Option<&UserData>,
     start: Option<(DMatrix<f64>, DMatrix<f64>)>,
 ) -> Result<Typed<T>> {
-    let loss = build_loss::<T>(spec, s, user)?;
+    let loss = build_loss::<T>(spec, s, user).map_err(|e| match (e, user) {
+        // Name the files when the core rejects user data (rank, NaN, labels).
+        (Error::Input(msg), Some(_)) => Error::Input(format!(
+            "{msg} (X = {}, Y = {})",
+            path_name(&spec.x, "X"),
+            path_name(&spec.y, "Y")
+        )),
+        (e, _) => e,
+    })?;
     let start = match start {
         Some((a, b)) => DynNet::new(to_t::<T>(&a), to_t::<T>(&b))
             .map_err(|e| Error::input(format!("user start: {e}")))?,

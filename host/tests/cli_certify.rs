@@ -1,0 +1,130 @@
+//! End-to-end tests of `overlin certify` (issue 3, THEORY §8).
+
+mod cli_support;
+
+use cli_support::*;
+
+const PROBLEM: &[&str] = &["--n", "4", "--m", "3", "--h", "16", "--samples", "20"];
+
+fn certify(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["certify"];
+    args.extend_from_slice(PROBLEM);
+    args.extend_from_slice(extra);
+    args.push("--json");
+    let o = overlin(dir, &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    json(&o)
+}
+
+#[test]
+fn imbalanced_gaussian_start_is_certified_and_the_guarantee_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let tol = 1e-6;
+    let c = certify(
+        dir.path(),
+        &["--sigma", "50", "--scale", "0.5", "--tol", "1e-6"],
+    );
+    let a = &c["apriori"];
+    assert_eq!(a["certified"], true, "{c}");
+    let eta_bar = a["eta_bar"].as_f64().unwrap();
+    let rho_bar = a["rho_bar"].as_f64().unwrap();
+    let alpha_bar = a["alpha_bar"].as_f64().unwrap();
+    let beta_bar = a["beta_bar"].as_f64().unwrap();
+    let t_eps = a["iterations_to_tol"].as_u64().unwrap();
+    assert!(eta_bar > 0.0 && (0.0..1.0).contains(&rho_bar));
+    let s = &c["start"];
+    let (alpha0, beta0, alpha_imb) = (
+        s["alpha0"].as_f64().unwrap(),
+        s["beta0"].as_f64().unwrap(),
+        s["alpha_imb"].as_f64().unwrap(),
+    );
+    // ᾱ ≤ α_imb(D₀) ≤ α₀ ≤ β₀ ≤ β̄ (THEORY §7, §8).
+    assert!(
+        alpha_bar > 0.0 && alpha_bar <= alpha_imb,
+        "{alpha_bar} {alpha_imb}"
+    );
+    assert!(alpha_imb <= alpha0 * (1.0 + 1e-12), "{alpha_imb} {alpha0}");
+    assert!(
+        alpha0 <= beta0 && beta0 <= beta_bar,
+        "{alpha0} {beta0} {beta_bar}"
+    );
+    // T(ε) is the formula of THEORY §8.
+    let gap0 = s["gap0"].as_f64().unwrap();
+    let expect = ((gap0 / tol).ln() / (1.0 / rho_bar).ln()).ceil() as u64;
+    assert_eq!(t_eps, expect);
+    // Theorem 2: any steps ≤ η̄ reach the tolerance within T(ε) iterations.
+    let rule = format!("constant:{eta_bar:e}");
+    let iters = t_eps.to_string();
+    let mut args = vec!["run"];
+    args.extend_from_slice(PROBLEM);
+    args.extend_from_slice(&[
+        "--sigma", "50", "--scale", "0.5", "--tol", "1e-6", "--rule", &rule, "--iters", &iters,
+        "--json",
+    ]);
+    let o = overlin(dir.path(), &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = json(&o);
+    assert_eq!(r["status"], "converged", "{r}");
+    assert!(r["iterations"].as_u64().unwrap() <= t_eps);
+    assert_eq!(r["tally"]["violations"], 0);
+    // The run reports the same a-priori certificate.
+    assert_eq!(r["apriori"]["eta_bar"].as_f64().unwrap(), eta_bar);
+}
+
+#[test]
+fn spectral_start_has_no_certificate_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = certify(dir.path(), &["--init", "spectral"]);
+    let a = &c["apriori"];
+    assert_eq!(a["certified"], false);
+    assert!(a["eta_bar"].is_null());
+    let reason = a["reason"].as_str().unwrap();
+    assert!(reason.contains("imbalance"), "{reason}");
+    assert!(reason.contains("spectral"), "{reason}");
+    let s = &c["start"];
+    // D₀ = 0 up to rounding: no margin, yet α₀ > 0 (the per-step certificate still works).
+    assert!(s["alpha_imb"].as_f64().unwrap() == 0.0);
+    assert!(s["lambda_max"].as_f64().unwrap().abs() < 1e-10);
+    assert!(s["alpha0"].as_f64().unwrap() > 0.0);
+    // Text output says the same in words.
+    let mut args = vec!["certify", "--init", "spectral"];
+    args.extend_from_slice(PROBLEM);
+    let o = overlin(dir.path(), &args);
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    assert!(out.contains("no a-priori certificate"), "{out}");
+    assert!(out.contains("alpha0"), "{out}");
+}
+
+#[test]
+fn start_constants_match_the_first_step_of_a_local_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = certify(dir.path(), &["--sigma", "3"]);
+    let mut args = vec!["run"];
+    args.extend_from_slice(PROBLEM);
+    args.extend_from_slice(&["--sigma", "3", "--iters", "1", "--csv", "one.csv"]);
+    let o = overlin(dir.path(), &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.path().join("one.csv")).unwrap();
+    let row: Vec<f64> = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let s = &c["start"];
+    // Same core computation: equal to the last bit (CSV uses round-trip formatting).
+    assert_eq!(row[2], s["gap0"].as_f64().unwrap());
+    assert_eq!(row[3], s["eta_local0"].as_f64().unwrap());
+    assert_eq!(row[4], s["alpha0"].as_f64().unwrap());
+    assert_eq!(row[5], s["beta0"].as_f64().unwrap());
+    assert_eq!(row[9], s["rho0"].as_f64().unwrap());
+}
+
+#[test]
+fn certify_rejects_a_non_positive_tolerance() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = overlin(dir.path(), &["certify", "--tol", "-1e-3"]);
+    assert_one_line_error(&o, 2, "--tol");
+}

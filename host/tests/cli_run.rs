@@ -1,0 +1,267 @@
+//! End-to-end tests of `overlin run` (issue 3): convergence with zero
+//! certificate violations for every loss, the per-iteration CSV, statuses
+//! and exit codes.
+
+mod cli_support;
+
+use cli_support::*;
+
+const SMALL: &[&str] = &[
+    "--n",
+    "4",
+    "--m",
+    "3",
+    "--h",
+    "12",
+    "--samples",
+    "40",
+    "--sigma",
+    "2",
+    "--scale",
+    "0.5",
+];
+
+fn run_json(dir: &std::path::Path, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let mut args = vec!["run"];
+    args.extend_from_slice(SMALL);
+    args.extend_from_slice(extra);
+    args.push("--json");
+    let o = overlin(dir, &args);
+    let j = json(&o);
+    (o, j)
+}
+
+#[test]
+fn every_loss_converges_with_zero_violations() {
+    let dir = tempfile::tempdir().unwrap();
+    for loss in ["squared", "sensing", "logcosh", "softmax"] {
+        let (o, j) = run_json(
+            dir.path(),
+            &["--loss", loss, "--iters", "20000", "--tol", "1e-8"],
+        );
+        assert_eq!(code(&o), 0, "{loss}: {}", stderr(&o));
+        assert_eq!(j["status"], "converged", "{loss}: {j}");
+        let iters = j["iterations"].as_u64().unwrap();
+        assert!(iters > 1, "{loss}: {iters}");
+        assert_eq!(j["tally"]["violations"], 0, "{loss}");
+        assert_eq!(
+            j["tally"]["steps_checked"].as_u64().unwrap(),
+            iters,
+            "{loss}"
+        );
+        let worst = j["tally"]["worst_ratio"].as_f64().unwrap();
+        assert!(worst > 0.0 && worst <= 1.0, "{loss}: worst ratio {worst}");
+        let final_gap = j["final_gap"].as_f64().unwrap();
+        assert!((0.0..=1e-8).contains(&final_gap), "{loss}: {final_gap}");
+        assert!(j["initial_gap"].as_f64().unwrap() > 1e-8, "{loss}");
+        // The summary names the a-priori certificate either way.
+        assert!(j["apriori"]["certified"].is_boolean(), "{loss}");
+        let mu = j["constants"]["mu"].as_f64().unwrap();
+        let k = j["constants"]["k"].as_f64().unwrap();
+        assert!(mu > 0.0 && mu <= k, "{loss}: mu {mu} K {k}");
+        assert!(j.get("records").is_none(), "records must not be printed");
+    }
+}
+
+#[test]
+fn f32_run_converges_without_violations() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, j) = run_json(
+        dir.path(),
+        &["--precision", "f32", "--iters", "20000", "--tol", "1e-4"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(j["precision"], "f32");
+    assert_eq!(j["status"], "converged", "{j}");
+    assert_eq!(j["tally"]["violations"], 0);
+}
+
+#[test]
+fn csv_has_the_issue_header_and_one_row_per_iteration() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, j) = run_json(
+        dir.path(),
+        &[
+            "--iters",
+            "200",
+            "--tol",
+            "1e-6",
+            "--csv",
+            "trace.csv",
+            "--rule",
+            "rate-optimal",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.path().join("trace.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift"
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|c| c.parse::<f64>().unwrap()).collect())
+        .collect();
+    let iters = j["iterations"].as_u64().unwrap() as usize;
+    assert_eq!(rows.len(), iters);
+    let mu = j["constants"]["mu"].as_f64().unwrap();
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.len(), 13);
+        assert_eq!(r[0], i as f64, "t is 0, 1, 2, ...");
+        let (gap, eta, alpha, beta, mu_t, rho, ratio, holds) =
+            (r[2], r[3], r[4], r[5], r[7], r[9], r[10], r[11]);
+        assert!(eta > 0.0 && alpha > 0.0 && beta >= alpha);
+        assert_eq!(holds, 1.0, "row {i}");
+        // Theorem 1 with the rounding allowance of THEORY §11 (L* = 0 here).
+        let tol = 8.0 * f64::EPSILON * (gap + 1.0) / gap;
+        assert!(ratio <= rho + tol, "row {i}: ratio {ratio} > rho {rho}");
+        assert!(
+            (mu_t - mu * alpha).abs() <= 1e-12 * mu_t.abs().max(1.0),
+            "mu_t = mu alpha"
+        );
+        if let Some(next) = rows.get(i + 1) {
+            // The next row's gap is this row's gap times the achieved ratio.
+            assert!((next[2] - ratio * gap).abs() <= 1e-12 * gap, "row {i}");
+            assert!(next[12] >= r[12], "drift is cumulative");
+        }
+    }
+    // The first row's gap is the initial gap of the summary.
+    assert_eq!(rows[0][2], j["initial_gap"].as_f64().unwrap());
+}
+
+#[test]
+fn divergence_is_reported_with_its_own_exit_code_and_records_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, j) = run_json(
+        dir.path(),
+        &[
+            "--rule",
+            "constant:50",
+            "--iters",
+            "100",
+            "--csv",
+            "div.csv",
+        ],
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(j["status"], "diverged");
+    let at = j["diverged_at"].as_u64().unwrap();
+    assert!(stderr(&o).contains("diverged"));
+    let text = std::fs::read_to_string(dir.path().join("div.csv")).unwrap();
+    let last = text.lines().last().unwrap();
+    assert_eq!(last.split(',').next().unwrap(), at.to_string());
+    assert_eq!(
+        text.lines().count() as u64,
+        at + 2,
+        "header + rows up to the divergence"
+    );
+}
+
+#[test]
+fn inapplicable_rule_has_its_own_exit_code_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    // xu2023 is derived for the squared loss only.
+    let (o, j) = run_json(dir.path(), &["--loss", "logcosh", "--rule", "xu2023"]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert_eq!(j["status"], "rule_unavailable");
+    assert!(j["rule_unavailable"].as_str().unwrap().contains("squared"));
+    assert_eq!(j["iterations"], 0);
+}
+
+#[test]
+fn relative_tolerance_and_max_iters() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, j) = run_json(dir.path(), &["--iters", "5", "--tol", "1e-12"]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(j["status"], "max_iters");
+    assert_eq!(j["iterations"], 5);
+    let (o, j) = run_json(
+        dir.path(),
+        &["--tol", "0.5", "--relative", "--iters", "10000"],
+    );
+    assert_eq!(code(&o), 0);
+    assert_eq!(j["status"], "converged");
+    let g0 = j["initial_gap"].as_f64().unwrap();
+    assert!(j["final_gap"].as_f64().unwrap() <= 0.5 * g0);
+    assert_eq!(j["tol_abs"].as_f64().unwrap(), 0.5 * g0);
+}
+
+#[test]
+fn narrow_hidden_layer_runs_and_says_it_is_outside_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = overlin(
+        dir.path(),
+        &[
+            "run",
+            "--n",
+            "6",
+            "--m",
+            "4",
+            "--h",
+            "3",
+            "--samples",
+            "30",
+            "--iters",
+            "50",
+            "--json",
+        ],
+    );
+    assert_ne!(code(&o), 1, "{}", stderr(&o));
+    let j = json(&o);
+    assert!(j["setting_note"]
+        .as_str()
+        .unwrap()
+        .contains("h = 3 < max(n, m) = 6"));
+    assert_eq!(j["alpha0"].as_f64().unwrap(), 0.0, "alpha_t = 0 when h < n");
+    assert_eq!(j["tally"]["violations"], 0);
+}
+
+#[test]
+fn existing_csv_is_kept_without_force_and_replaced_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("out.csv");
+    std::fs::write(&p, "keep me\n").unwrap();
+    let mut args = vec!["run"];
+    args.extend_from_slice(SMALL);
+    args.extend_from_slice(&["--iters", "3", "--csv", "out.csv"]);
+    let o = overlin(dir.path(), &args);
+    assert_one_line_error(&o, 2, "--force");
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "keep me\n");
+    args.push("--force");
+    let o = overlin(dir.path(), &args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert_eq!(text.lines().count(), 4, "header + 3 rows");
+    assert_eq!(files(dir.path()), vec!["out.csv"], "no temporary file left");
+}
+
+#[test]
+fn text_summary_names_status_tally_and_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["run"];
+    args.extend_from_slice(SMALL);
+    args.extend_from_slice(&["--iters", "20000", "--tol", "1e-8"]);
+    let o = overlin(dir.path(), &args);
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    assert!(out.contains("status=converged"), "{out}");
+    assert!(out.contains("violations=0"), "{out}");
+    assert!(out.contains("a-priori"), "{out}");
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = overlin(dir.path(), &["run", "--help"]);
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    for needle in [
+        "--rule",
+        "--csv",
+        "Exit codes",
+        "certificate was violated",
+        "diverged",
+    ] {
+        assert!(out.contains(needle), "help lacks {needle}");
+    }
+}
