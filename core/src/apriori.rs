@@ -1,7 +1,30 @@
 //! A-priori certificate from the initialization (Theorem 2, THEORY §8).
+//!
+//! From `μ, K, ‖W*‖₂`, the initial gap `L₀ − L*` and the spectrum of the
+//! initial imbalance `D₀`, [`apriori_certificate`] finds a maximal step `η̄`
+//! for which GD keeps `α_t ≥ ᾱ > 0`, `β_t ≤ β̄` and contracts the gap by
+//! `ρ̄` at every step, for the whole run. No allocation, a bounded number of
+//! iterations, deterministic.
+//!
+//! The proof (THEORY §7–§8), by induction on `t`, with `c < 2` any number
+//! with `η̄K̄(c) ≤ c` (the quantities below depend on `c` through `δ`):
+//! the loss never increases, so `‖G_t‖₂ ≤ √(2K(L_t − L*)) ≤ ḡ` and
+//! `‖W_t‖₂ ≤ ‖W*‖₂ + √(2(L_t − L*)/μ) ≤ p̄`; the drift of the imbalance so
+//! far is at most `δ`, so `α_t ≥ α_imb(D_t) ≥ α_imb(D₀) − δ = ᾱ` and
+//! `β_t ≤ β̄` (§7); hence `K_t(η_t) ≤ K̄` for `η_t ≤ η̄` and
+//! `η_tK_t(η_t) ≤ η̄K̄ ≤ c < 2`, Lemma 2 applies, and the drift after the
+//! step is still at most `δ`. Only `η̄K̄(c) ≤ c` is needed, not equality;
+//! the search takes the smallest such `c` it can verify.
+//!
+//! The rate: `ρ_t(η) = 1 − μα_t φ_t(η)` with `φ_t(η) = η(2 − ηK_t(η))`, so
+//! `ρ_t(η̄) ≤ ρ̄ = 1 − μᾱη̄(2 − η̄K̄)`. This bounds every step of size
+//! exactly `η̄`, and every step `η_t ≤ η̄` with `φ_t(η_t) ≥ φ_t(η̄)` — for
+//! example `min(η_Local, η̄)`, since `φ_t` is concave with its maximum at or
+//! below the Local step (see `rules`, RateOptimal). Arbitrarily small steps
+//! keep the invariants but not the rate.
 
-use crate::imbalance::ImbalanceSummary;
-use crate::scalar::Real;
+use crate::imbalance::{beta_upper_bound, ImbalanceSummary};
+use crate::scalar::{abs, ln, ln_1p, max, min, sqrt, Real};
 
 /// What Theorem 2 needs at `t = 0`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -36,6 +59,35 @@ pub struct AprioriCertificate<T> {
     pub delta: T,
 }
 
+impl<T: Real> AprioriCertificate<T> {
+    /// `T(ε) = ⌈log((L₀ − L*)/ε) / log(1/ρ̄)⌉` (THEORY §8): iterations after
+    /// which `L_t − L* ≤ ε` is guaranteed; 0 when `gap0 ≤ eps`. `None` when
+    /// the inputs are not finite, `eps ≤ 0`, `ρ̄ ≥ 1`, or the count exceeds
+    /// `u64`. Computed in `f64`.
+    pub fn iterations_for(&self, gap0: T, eps: T) -> Option<u64> {
+        let (g, e, rho) = (gap0.to_f64(), eps.to_f64(), self.rho_bar.to_f64());
+        if !(g.is_finite() && e.is_finite() && e > 0.0 && rho.is_finite()) {
+            return None;
+        }
+        if g <= e {
+            return Some(0);
+        }
+        if !(rho < 1.0) {
+            return None;
+        }
+        if !(rho > 0.0) {
+            return Some(1);
+        }
+        // log(1/ρ̄) = −ln(1 + (ρ̄ − 1)); ρ̄ − 1 is exact for ρ̄ ∈ [½, 1].
+        let x = ln(g / e) / -ln_1p(rho - 1.0);
+        if !(x.is_finite() && (0.0..1.8e19).contains(&x)) {
+            return None;
+        }
+        let n = x as u64;
+        Some(if (n as f64) < x { n + 1 } else { n })
+    }
+}
+
 /// Why no a-priori certificate exists.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -46,6 +98,10 @@ pub enum NoCertificate<T> {
         alpha_imb: T,
     },
     /// `α_imb(D₀) > 0` but the drift `δ` eats it for every consistent `η̄`.
+    /// In exact arithmetic every margin admits a small enough `η̄` (about
+    /// `min(α_imb/(L₀−L*), 2/(Kβ̄₀ + ḡ))/8` is always consistent), so from
+    /// [`apriori_certificate`] this only reports over- or underflow; from
+    /// [`certificate_for_step`] it means the given step is too large.
     DriftExceedsMargin {
         /// `α_imb(D₀)`.
         alpha_imb: T,
@@ -56,11 +112,357 @@ pub enum NoCertificate<T> {
     InvalidInputs,
 }
 
-/// Finds the best consistent `η̄` (THEORY §8). Placeholder until the search lands.
+impl<T: Real> core::fmt::Display for NoCertificate<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoImbalanceMargin { alpha_imb } => write!(
+                f,
+                "no a-priori certificate: the initial imbalance gives no margin \
+                 (alpha_imb(D0) = {alpha_imb}); balanced and spectral starts are outside Theorem 2"
+            ),
+            Self::DriftExceedsMargin { alpha_imb } => write!(
+                f,
+                "no a-priori certificate: the imbalance drift bound exceeds the margin \
+                 alpha_imb(D0) = {alpha_imb} for every step size"
+            ),
+            Self::AtMinimum => f.write_str("no a-priori certificate needed: L0 = L*"),
+            Self::InvalidInputs => {
+                f.write_str("no a-priori certificate: an input is not finite or not positive")
+            }
+        }
+    }
+}
+
+/// `α_imb(D₀)` at or below this many `ε·β̄₀` is indistinguishable from the
+/// rounding of the computed spectrum (and would give `ρ̄ = 1 − O(ε)`, i.e.
+/// no usable rate); it counts as no margin.
+const MARGIN_NOISE_UNITS: f64 = 1024.0;
+/// Newton iterations for the consistent `c` of one `η̄`.
+const FIXED_POINT_ITERS: usize = 100;
+/// Bisection steps for the largest feasible `η̄`.
+const BISECT_ITERS: usize = 64;
+/// Grid points on `(0, η_max]`.
+const GRID: usize = 32;
+/// Golden-section steps of the refinement.
+const GOLDEN_ITERS: usize = 48;
+
+/// The fixed data of one search.
+struct Problem<T> {
+    mu: T,
+    k: T,
+    gap0: T,
+    g_bar: T,
+    p_bar: T,
+    l1: T,
+    l2: T,
+    alpha_imb: T,
+    /// `β̄` at `δ = 0`.
+    beta0: T,
+}
+
+impl<T: Real> Problem<T> {
+    /// `η̄K̄(c)`, its derivative in `c`, and the `δ, β̄, K̄` it is made of,
+    /// for `0 ≤ c < 2`. `K̄(c)` uses `δ(c) = η̄(L₀ − L*)/(1 − c/2)`; `η̄K̄(c)`
+    /// is convex and increasing in `c`. Every use of these numbers goes
+    /// through this one function, so a `c` verified here is consistent
+    /// bit for bit.
+    fn at(&self, eta: T, c: T) -> Option<AtC<T>> {
+        let half = T::of(0.5);
+        let room = T::one() - half * c;
+        if !(room > T::zero()) {
+            return None;
+        }
+        let delta = eta * self.gap0 / room;
+        let q = {
+            let f = T::one() + half * eta * self.g_bar;
+            f * f
+        };
+        let (x1, x2) = (self.l1 + delta, self.l2 + delta);
+        let beta_bar = beta_upper_bound(x1, x2, self.p_bar);
+        let four_p2 = T::of(4.0) * self.p_bar * self.p_bar;
+        // d/dx ½(x + √(x² + 4p²)) = ½(1 + x/√(x² + 4p²)) (1 when p = 0, x ≥ 0).
+        let slope = |x: T| {
+            let r = sqrt(x * x + four_p2);
+            if r > T::zero() {
+                half * (T::one() + x / r)
+            } else {
+                T::one()
+            }
+        };
+        let dbeta = slope(x1) + slope(x2);
+        let ddelta = half * delta / room;
+        let k_bar = self.k * beta_bar * q + self.g_bar;
+        let f = eta * k_bar;
+        let df = eta * self.k * q * dbeta * ddelta;
+        if f.finite() && df.finite() {
+            Some(AtC {
+                f,
+                df,
+                delta,
+                beta_bar,
+                k_bar,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The smallest `c < 2` with `η̄K̄(c) ≤ c` that can be verified, by
+    /// Newton on the convex `G(c) = η̄K̄(c) − c` from `c = 0` (`G(0) > 0`):
+    /// the iterates increase monotonically towards the smallest root. When
+    /// they stall just below it, `c` is nudged up by `√ε·c` and checked.
+    /// `None` when `G` has no root below 2 (the step is too large).
+    fn consistent_c(&self, eta: T) -> Option<(T, AtC<T>)> {
+        let mut c = T::zero();
+        for _ in 0..FIXED_POINT_ITERS {
+            let here = self.at(eta, c)?;
+            let g = here.f - c;
+            if g <= T::zero() {
+                return Some((c, here));
+            }
+            let dg = here.df - T::one();
+            // G convex and not decreasing while positive: no root ahead.
+            if !(dg < T::zero()) {
+                return None;
+            }
+            let next = c - g / dg;
+            if !(next > c + T::of(4.0) * T::EPSILON * c) {
+                break;
+            }
+            c = next;
+        }
+        let nudged = c + sqrt(T::EPSILON) * max(c, T::EPSILON);
+        let here = self.at(eta, nudged)?;
+        if here.f <= nudged {
+            Some((nudged, here))
+        } else {
+            None
+        }
+    }
+
+    /// The certificate of one candidate `η̄`, or `None` when it is not
+    /// consistent (`c ≥ 2` or `ᾱ ≤ 0`).
+    fn evaluate(&self, eta: T) -> Option<AprioriCertificate<T>> {
+        if !(eta > T::zero() && eta.finite()) {
+            return None;
+        }
+        let (c, at) = self.consistent_c(eta)?;
+        let two = T::of(2.0);
+        if !(c < two && at.f <= c) {
+            return None;
+        }
+        let alpha_bar = self.alpha_imb - at.delta;
+        if !(alpha_bar > T::zero()) {
+            return None;
+        }
+        let rho_bar = T::one() - self.mu * alpha_bar * eta * (two - at.f);
+        if !rho_bar.finite() {
+            return None;
+        }
+        Some(AprioriCertificate {
+            eta_bar: eta,
+            rho_bar,
+            alpha_bar,
+            beta_bar: at.beta_bar,
+            k_bar: at.k_bar,
+            delta: at.delta,
+        })
+    }
+}
+
+/// The quantities of one `(η̄, c)`.
+struct AtC<T> {
+    /// `η̄K̄(c)`.
+    f: T,
+    /// `d(η̄K̄)/dc`.
+    df: T,
+    delta: T,
+    beta_bar: T,
+    k_bar: T,
+}
+
+/// Keeps the certificate with the smallest `ρ̄` (the first on ties).
+fn better<T: Real>(
+    best: Option<AprioriCertificate<T>>,
+    cand: Option<AprioriCertificate<T>>,
+) -> Option<AprioriCertificate<T>> {
+    match (best, cand) {
+        (Some(b), Some(c)) if c.rho_bar < b.rho_bar => Some(c),
+        (None, c) => c,
+        (b, _) => b,
+    }
+}
+
+/// Checks the inputs and builds the search data, or says why there is no
+/// certificate for any step.
+fn problem_of<T: Real>(inputs: &AprioriInputs<T>) -> Result<Problem<T>, NoCertificate<T>> {
+    let AprioriInputs {
+        mu,
+        k,
+        w_star_spec,
+        gap0,
+        imbalance,
+    } = *inputs;
+    let all_finite = [
+        mu,
+        k,
+        w_star_spec,
+        gap0,
+        imbalance.alpha_imb,
+        imbalance.lambda_max,
+        imbalance.neg_lambda_max,
+    ]
+    .iter()
+    .all(|x| x.finite());
+    let nonneg = w_star_spec >= T::zero()
+        && imbalance.alpha_imb >= T::zero()
+        && imbalance.lambda_max >= T::zero()
+        && imbalance.neg_lambda_max >= T::zero();
+    if !(all_finite && nonneg && mu > T::zero() && k >= mu) {
+        return Err(NoCertificate::InvalidInputs);
+    }
+    if !(gap0 > T::zero()) {
+        return Err(NoCertificate::AtMinimum);
+    }
+    let two = T::of(2.0);
+    let g_bar = sqrt(two * k * gap0);
+    let p_bar = w_star_spec + sqrt(two * gap0 / mu);
+    let (l1, l2, alpha_imb) = (
+        imbalance.lambda_max,
+        imbalance.neg_lambda_max,
+        imbalance.alpha_imb,
+    );
+    let beta0 = beta_upper_bound(l1, l2, p_bar);
+    if !(g_bar.finite() && p_bar.finite() && beta0.finite()) {
+        return Err(NoCertificate::InvalidInputs);
+    }
+    if !(alpha_imb > T::of(MARGIN_NOISE_UNITS) * T::EPSILON * beta0) {
+        return Err(NoCertificate::NoImbalanceMargin { alpha_imb });
+    }
+    Ok(Problem {
+        mu,
+        k,
+        gap0,
+        g_bar,
+        p_bar,
+        l1,
+        l2,
+        alpha_imb,
+        beta0,
+    })
+}
+
+/// The certificate of Theorem 2 (THEORY §8) for one given maximal step
+/// `η̄ = eta_bar` (e.g. to certify a constant step a user chose), or why
+/// that step has none ([`NoCertificate::DriftExceedsMargin`] when it is not
+/// consistent).
+pub fn certificate_for_step<T: Real>(
+    inputs: &AprioriInputs<T>,
+    eta_bar: T,
+) -> Result<AprioriCertificate<T>, NoCertificate<T>> {
+    let problem = problem_of(inputs)?;
+    problem
+        .evaluate(eta_bar)
+        .ok_or(NoCertificate::DriftExceedsMargin {
+            alpha_imb: problem.alpha_imb,
+        })
+}
+
+/// Finds the best consistent `η̄` (THEORY §8): the one with the smallest
+/// `ρ̄` among those with `η̄K̄ ≤ c < 2` and `ᾱ > 0`.
+///
+/// With `ḡ = √(2K(L₀−L*))`, `p̄ = ‖W*‖₂ + √(2(L₀−L*)/μ)`, and for a
+/// candidate `η̄`: `δ = η̄(L₀−L*)/(1 − c/2)`, `ᾱ = α_imb(D₀) − δ`,
+/// `β̄` = the §7 bound at `l₁ + δ, l₂ + δ, p̄`, `K̄ = Kβ̄(1 + η̄ḡ/2)² + ḡ`,
+/// `ρ̄ = 1 − μᾱη̄(2 − η̄K̄)`. The consistent `c` of each `η̄` is found by
+/// monotone Newton (see `Problem::consistent_c`). Feasibility is monotone
+/// in `η̄` (`c` grows and `ᾱ` shrinks with it), so the largest feasible
+/// `η_max` is found by bisection on `(0, η_hi]`, where
+/// `η_hi = min(2/(Kβ̄₀ + ḡ), α_imb/(L₀−L*))` is infeasible and
+/// `η_hi/8` is provably feasible; then `ρ̄` is minimized over a grid of
+/// `(0, η_max]` and refined by golden section around the best grid point.
+/// About 150 candidate evaluations, each a few Newton steps.
 pub fn apriori_certificate<T: Real>(
     inputs: &AprioriInputs<T>,
 ) -> Result<AprioriCertificate<T>, NoCertificate<T>> {
-    Err(NoCertificate::NoImbalanceMargin {
-        alpha_imb: inputs.imbalance.alpha_imb,
-    })
+    let problem = problem_of(inputs)?;
+    let Problem {
+        k,
+        gap0,
+        g_bar,
+        alpha_imb,
+        beta0,
+        ..
+    } = problem;
+    let two = T::of(2.0);
+    let drift = NoCertificate::DriftExceedsMargin { alpha_imb };
+    // Every feasible η̄ has η̄(Kβ̄₀ + ḡ) ≤ η̄K̄ < 2 and η̄(L₀−L*) ≤ δ < α_imb.
+    let eta_hi = min(two / (k * beta0 + g_bar), alpha_imb / gap0);
+    if !(eta_hi > T::zero() && eta_hi.finite()) {
+        return Err(drift);
+    }
+    let mut best = None;
+    let (mut lo, mut hi) = (T::zero(), eta_hi);
+    for _ in 0..BISECT_ITERS {
+        let mid = T::of(0.5) * (lo + hi);
+        let cert = problem.evaluate(mid);
+        if cert.is_some() {
+            lo = mid;
+            best = better(best, cert);
+        } else {
+            hi = mid;
+        }
+        if hi - lo <= T::EPSILON * hi {
+            break;
+        }
+    }
+    let eta_max = lo;
+    if !(eta_max > T::zero()) {
+        return Err(drift);
+    }
+    // Grid on (0, η_max].
+    let rho_at = |eta: T| problem.evaluate(eta).map(|c| c.rho_bar);
+    let grid = |j: usize| eta_max * T::of_usize(j) / T::of_usize(GRID);
+    let mut best_j = GRID;
+    let mut best_rho = T::one();
+    for j in 1..=GRID {
+        let cert = problem.evaluate(grid(j));
+        if let Some(c) = cert {
+            if c.rho_bar < best_rho {
+                best_rho = c.rho_bar;
+                best_j = j;
+            }
+        }
+        best = better(best, cert);
+    }
+    // Golden section on [η_{j−1}, η_{j+1}] ∩ (0, η_max]; an infeasible
+    // point counts as ρ̄ = +∞ there.
+    let inv_phi = T::of(0.618_033_988_749_894_9);
+    let mut a = grid(best_j - 1);
+    let mut b = grid((best_j + 1).min(GRID));
+    let score = |eta: T| rho_at(eta).unwrap_or(T::MAX);
+    let mut x1 = b - inv_phi * (b - a);
+    let mut x2 = a + inv_phi * (b - a);
+    let (mut f1, mut f2) = (score(x1), score(x2));
+    for _ in 0..GOLDEN_ITERS {
+        if f1 <= f2 {
+            b = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = b - inv_phi * (b - a);
+            f1 = score(x1);
+        } else {
+            a = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = a + inv_phi * (b - a);
+            f2 = score(x2);
+        }
+        if abs(b - a) <= T::EPSILON * b {
+            break;
+        }
+    }
+    best = better(best, problem.evaluate(x1));
+    best = better(best, problem.evaluate(x2));
+    best.ok_or(drift)
 }
