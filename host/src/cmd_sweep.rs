@@ -588,8 +588,13 @@ pub const MERGED_RESULT_COLUMNS: [&str; 22] = [
     "apriori_reason",
 ];
 
+/// Shortest round-trip text of `x` (`5.0e-32`, not 32 zeros); `NaN`, `inf` as such.
 fn num(x: f64) -> String {
-    format!("{x}")
+    if x.is_finite() {
+        serde_json::to_string(&x).unwrap_or_else(|_| format!("{x:e}"))
+    } else {
+        format!("{x}")
+    }
 }
 
 fn result_fields(f: &CellFile) -> Vec<String> {
