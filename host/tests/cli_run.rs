@@ -265,3 +265,61 @@ fn help_documents_exit_codes() {
         assert!(out.contains(needle), "help lacks {needle}");
     }
 }
+
+#[test]
+fn ctrl_c_stops_the_run_and_keeps_a_whole_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("overlin"))
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "--n",
+            "6",
+            "--m",
+            "4",
+            "--h",
+            "48",
+            "--samples",
+            "40",
+            "--iters",
+            "10000000",
+            "--tol",
+            "1e-300",
+            "--stall-window",
+            "0",
+            "--csv",
+            "trace.csv",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["status"], "stopped");
+    let iters = j["iterations"].as_u64().unwrap();
+    assert!(iters > 0 && iters < 10_000_000);
+    let text = std::fs::read_to_string(dir.path().join("trace.csv")).unwrap();
+    assert_eq!(
+        text.lines().count() as u64,
+        iters + 1,
+        "header + one row per step"
+    );
+    assert!(text.ends_with('\n'));
+    assert_eq!(
+        files(dir.path()),
+        vec!["trace.csv"],
+        "no temporary file left"
+    );
+}
