@@ -249,3 +249,89 @@ pub fn write_matrix(path: &Path, m: &DMatrix<f64>, force: bool) -> Result<()> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str, bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).expect("write");
+        (dir, p)
+    }
+
+    #[test]
+    fn csv_with_header_comments_blank_lines_and_spaces() {
+        let (_d, p) = tmp("a.csv", b"# data\nx1, x2\n\n 1.5 , -2e-3\n3,4\n");
+        let m = read_matrix(&p).expect("read");
+        assert_eq!(m.shape(), (2, 2));
+        assert_eq!(m[(0, 1)], -2e-3);
+        assert_eq!(m[(1, 0)], 3.0);
+    }
+
+    #[test]
+    fn tsv_is_tab_separated() {
+        let (_d, p) = tmp("a.tsv", b"1\t2\n3\t4\n");
+        let m = read_matrix(&p).expect("read");
+        assert_eq!(m, DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]));
+    }
+
+    #[test]
+    fn a_header_alone_is_no_data() {
+        let (_d, p) = tmp("h.csv", b"a,b\n");
+        let e = read_matrix(&p).expect_err("no rows");
+        assert!(e.to_string().contains("no numeric rows"), "{e}");
+    }
+
+    #[test]
+    fn a_numeric_first_row_is_data_even_with_a_bad_cell() {
+        let (_d, p) = tmp("b.csv", b"1,zz\n3,4\n");
+        let e = read_matrix(&p).expect_err("bad cell");
+        assert!(e.to_string().contains("'zz' at row 1, column 2"), "{e}");
+    }
+
+    #[test]
+    fn npy_written_here_reads_back_exactly() {
+        let m = DMatrix::from_fn(3, 4, |i, j| (i as f64 + 1.0) / (j as f64 + 3.0));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("m.npy");
+        write_matrix(&p, &m, false).expect("write");
+        assert_eq!(read_matrix(&p).expect("read"), m);
+        let e = write_matrix(&p, &m, false).expect_err("exists");
+        assert!(e.to_string().contains("--force"), "{e}");
+        let q = dir.path().join("m.csv");
+        write_matrix(&q, &m, false).expect("write csv");
+        assert_eq!(read_matrix(&q).expect("read csv"), m);
+    }
+
+    #[test]
+    fn one_dimensional_npy_is_a_column() {
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }".to_string();
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        for v in [1.0f64, 2.0, 3.0] {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        let (_d, p) = tmp("v.npy", &bytes);
+        let m = read_matrix(&p).expect("read");
+        assert_eq!(m.shape(), (3, 1));
+        assert_eq!(m[(2, 0)], 3.0);
+    }
+
+    #[test]
+    fn truncated_npy_is_an_error_not_a_panic() {
+        let m = DMatrix::from_element(4, 4, 1.0);
+        let mut bytes = Vec::new();
+        write_npy_to(&mut bytes, &m).expect("write");
+        for cut in [5, 20, bytes.len() - 8] {
+            let (_d, p) = tmp("t.npy", &bytes[..cut]);
+            assert!(read_matrix(&p).is_err(), "cut at {cut}");
+        }
+    }
+}
