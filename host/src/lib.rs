@@ -103,8 +103,8 @@ pub fn set_interrupted() {
 }
 
 /// Installs the Ctrl-C / SIGTERM handler that sets [`interrupted`]. A
-/// second Ctrl-C exits at once (temporary files are removed by the OS
-/// tempfile cleanup only on normal exit, but never renamed into place).
+/// second Ctrl-C exits at once: a file being written then stays under its
+/// hidden temporary name (`.overlin-tmp-*`), never under its final name.
 pub fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
         if interrupted() {
