@@ -1,3 +1,9 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! No allocation inside the iteration loop (issue 2): a counting global
 //! allocator records every allocation this thread makes while a flag is
 //! set; the flag is set only around `Trainer::step` calls, after the
@@ -7,7 +13,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use overlin_core::nalgebra::{DMatrix, Dyn};
+use overlin_core::nalgebra::{DMatrix, DVector, Dyn};
 use overlin_core::*;
 
 struct Counting;
@@ -53,7 +59,12 @@ fn counter_sees_allocations() {
     assert!(n >= 1);
 }
 
-fn squared_problem(n: usize, h: usize, m: usize, samples: usize) -> (DynNet<f64>, SquaredLoss<f64, Dyn, Dyn, Dyn>) {
+fn squared_problem(
+    n: usize,
+    h: usize,
+    m: usize,
+    samples: usize,
+) -> (DynNet<f64>, SquaredLoss<f64, Dyn, Dyn, Dyn>) {
     let mut rng = Rng::new(11);
     let mut x = DMatrix::<f64>::zeros(samples, n);
     rng.fill_gaussian(&mut x, 1.0);
@@ -61,12 +72,25 @@ fn squared_problem(n: usize, h: usize, m: usize, samples: usize) -> (DynNet<f64>
     rng.fill_gaussian(&mut theta, 1.0);
     let y = &x * &theta;
     let loss = SquaredLoss::new(x, y).unwrap();
-    let net = Init::Gaussian { sigma: 3.0, std: 0.3 }.sample(Dyn(n), Dyn(h), Dyn(m), &mut rng).unwrap();
+    let net = Init::Gaussian {
+        sigma: 3.0,
+        std: 0.3,
+    }
+    .sample(Dyn(n), Dyn(h), Dyn(m), &mut rng)
+    .unwrap();
     (net, loss)
 }
 
-fn assert_steps_do_not_allocate<L: Loss<f64, Dyn, Dyn>>(net: DynNet<f64>, loss: L, rule: StepRule<f64>) {
-    let cfg = TrainerConfig { max_iters: 60, imbalance_every: 7, ..Default::default() };
+fn assert_steps_do_not_allocate<L: Loss<f64, Dyn, Dyn>>(
+    net: DynNet<f64>,
+    loss: L,
+    rule: StepRule<f64>,
+) {
+    let cfg = TrainerConfig {
+        max_iters: 60,
+        imbalance_every: 7,
+        ..Default::default()
+    };
     let mut tr = Trainer::new(net, loss, rule, cfg).unwrap();
     let mut history = History::<f64, 16>::default();
     let (steps, allocs) = allocations_during(|| {
@@ -77,7 +101,11 @@ fn assert_steps_do_not_allocate<L: Loss<f64, Dyn, Dyn>>(net: DynNet<f64>, loss: 
         }
         k
     });
-    assert!(steps > 5, "{rule:?} took only {steps} steps ({:?})", tr.status());
+    assert!(
+        steps > 5,
+        "{rule:?} took only {steps} steps ({:?})",
+        tr.status()
+    );
     assert_eq!(allocs, 0, "{rule:?}: {allocs} allocations in {steps} steps");
 }
 
@@ -93,5 +121,38 @@ fn squared_loss_steps_do_not_allocate_for_every_rule() {
     ] {
         let (net, loss) = squared_problem(5, 30, 4, 12);
         assert_steps_do_not_allocate(net, loss, rule);
+    }
+}
+
+#[test]
+fn every_loss_steps_do_not_allocate() {
+    let (n, h, m, s) = (4, 24, 3, 30);
+    let mut rng = Rng::new(5);
+    let mut x = DMatrix::<f64>::zeros(s, n);
+    data::gaussian_data(&mut x, &mut rng);
+    let mut theta = DMatrix::<f64>::zeros(n, m);
+    let mut y = DMatrix::<f64>::zeros(s, m);
+    data::linear_targets(&x, &mut theta, &mut y, 1.0, 0.5, &mut rng).unwrap();
+    let start = |rng: &mut Rng| {
+        Init::Gaussian {
+            sigma: 2.0,
+            std: 0.3,
+        }
+        .sample(Dyn(n), Dyn(h), Dyn(m), rng)
+        .unwrap()
+    };
+    for rule in [StepRule::Local, StepRule::RateOptimal, StepRule::armijo()] {
+        let lc = LogCoshRidge::new(x.clone(), y.clone(), 0.1).unwrap();
+        assert_steps_do_not_allocate(start(&mut rng), lc, rule);
+        let mut labels = DMatrix::<f64>::zeros(s, m);
+        data::one_hot_labels(&x, &mut theta, &mut labels, 1.0, 0.1, &mut rng).unwrap();
+        let sm = SoftmaxRidge::new(x.clone(), labels, 0.05).unwrap();
+        assert_steps_do_not_allocate(start(&mut rng), sm, rule);
+        let mut a = DMatrix::<f64>::zeros(n * m + 5, n * m);
+        data::sensing_operator(&mut a, &mut rng);
+        let mut yv = DVector::<f64>::zeros(n * m + 5);
+        data::sensing_measurements(&a, &mut theta, &mut yv, 1.0, 0.1, &mut rng).unwrap();
+        let se = MatrixSensing::new(Dyn(n), Dyn(m), a, yv).unwrap();
+        assert_steps_do_not_allocate(start(&mut rng), se, rule);
     }
 }

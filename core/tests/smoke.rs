@@ -1,3 +1,9 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 use overlin_core::nalgebra::{Const, Dyn, OMatrix};
 use overlin_core::*;
 
