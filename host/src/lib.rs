@@ -22,7 +22,9 @@ pub mod cmd_sweep;
 pub mod experiments;
 pub mod io;
 pub mod output;
+pub mod plot;
 pub mod problem;
+pub mod report;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
