@@ -516,7 +516,7 @@ impl<T: Real> PreparedRule<T> {
     /// Armijo: the first trial is `initial` at the first call and twice the
     /// last accepted step afterwards; it is multiplied by `shrink` until
     /// `trial_loss(η) ≤ L_t − c η g²`, for at most the reduction of 60
-    /// halvings (and [`ARMIJO_MAX_TRIALS`] trials), else
+    /// halvings (and at most 1024 trials), else
     /// [`RuleUnavailable::ArmijoNoDecrease`].
     pub fn step(
         &mut self,
