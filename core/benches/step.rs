@@ -14,6 +14,13 @@
 //!
 //! `cargo bench -p overlin-core --bench step` (a few minutes); a filter
 //! such as `-- certified_step/f64` selects a part.
+// A measurement program, not core code: panicking on a broken set-up is fine.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -111,8 +118,7 @@ fn imbalance_for<T: Real>(c: &mut Criterion, ty: &str) {
         if p.h <= 1000 {
             g.bench_function(BenchmarkId::new("dense_eigen", label(&p)), |b| {
                 b.iter(|| {
-                    let d: DMatrix<T> =
-                        net.w1.transpose() * &net.w1 - &net.w2 * net.w2.transpose();
+                    let d: DMatrix<T> = net.w1.transpose() * &net.w1 - &net.w2 * net.w2.transpose();
                     SymmetricEigen::new(black_box(d)).eigenvalues
                 })
             });

@@ -5,6 +5,13 @@
 //! certified step and per plain step (Constant rule, certificate off).
 //!
 //! `cargo run --release -p overlin-core --example gd_compare -- n m h N steps reps outdir`
+// A measurement program, not core code: panicking on a broken set-up is fine.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[path = "../benches/common/mod.rs"]
 mod common;

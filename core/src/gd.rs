@@ -13,7 +13,7 @@ use crate::dims::NetAllocator;
 use crate::error::ProblemError;
 use crate::imbalance::{imbalance_spectrum, ImbalanceSummary, ImbalanceWorkspace};
 use crate::kernels;
-use crate::linalg::{gram_cols, gram_rows, sym_eigenvalues};
+use crate::linalg::{gram_cols, gram_rows};
 use crate::loss::{Evaluation, Loss};
 use crate::net::TwoLayer;
 use crate::rules::{PreparedRule, RuleContext, RuleUnavailable, StartInfo, StepRule};
@@ -205,6 +205,165 @@ where
     eig_m: OVector<T, M>,
     trial: TwoLayer<T, N, H, M>,
     imbalance: ImbalanceWorkspace<T, N, H, M>,
+    grams: GramState<T, N, M>,
+}
+
+/// Exact Gram matrices are formed every this many steps (and after every
+/// imbalance spectrum, and whenever a step ran without the local constants);
+/// in between they follow each step's exact update in small dimensions.
+/// Measured drift of `α_t, β_t` against freshly formed Grams over this many
+/// steps: below `1e-14 β_t` in `f64` and `1e-6 β_t` in `f32`, under the
+/// `h ε β_t` the forming itself carries (BENCHMARKS.md, "Gram drift").
+pub const GRAM_REFRESH: usize = 16;
+
+/// The Gram matrices `Γ₁ = W₁W₁ᵀ` (n×n) and `Γ₂ = W₂ᵀW₂` (m×m) whose
+/// extreme eigenvalues give `α_t, β_t` (THEORY §2), carried from step to
+/// step. Expanding `W₁' = W₁ − ηGW₂ᵀ`, `W₂' = W₂ − ηW₁ᵀG` (THEORY §1) with
+/// `P = W₁W₂`:
+///
+/// `Γ₁' = Γ₁ − η(GPᵀ + PGᵀ) + η² GΓ₂Gᵀ`,  `Γ₂' = Γ₂ − η(GᵀP + PᵀG) + η² GᵀΓ₁G`,
+///
+/// exact identities that cost `O(nm(n+m))` instead of the `O(h(n²+m²))` of
+/// forming the Grams (used when `h ≥ 4(n+m)`; below that forming is as cheap). The η-free parts `S = GPᵀ + PGᵀ`, `Q = GΓ₂Gᵀ` (and
+/// their `m×m` twins) are prepared before the rule picks `η`, while `P` is
+/// current; `Q` is symmetrized so the Grams stay exactly symmetric. Rounding
+/// drift is bounded by re-forming them every [`GRAM_REFRESH`] steps.
+#[derive(Clone, Debug)]
+struct GramState<T: Real, N: nalgebra::Dim, M: nalgebra::Dim>
+where
+    DefaultAllocator: nalgebra::allocator::Allocator<N, N>
+        + nalgebra::allocator::Allocator<M, M>
+        + nalgebra::allocator::Allocator<N, M>,
+{
+    g1: OMatrix<T, N, N>,
+    g2: OMatrix<T, M, M>,
+    s1: OMatrix<T, N, N>,
+    q1: OMatrix<T, N, N>,
+    s2: OMatrix<T, M, M>,
+    q2: OMatrix<T, M, M>,
+    tmp: OMatrix<T, N, M>,
+    /// Steps since the Grams were last formed.
+    age: usize,
+    /// `g1`, `g2` belong to the current iterate.
+    valid: bool,
+    /// `s*`, `q*` are prepared for the step being taken.
+    pending: bool,
+    /// The hidden width `h`.
+    hidden: usize,
+}
+
+impl<T: Real, N: nalgebra::Dim, M: nalgebra::Dim> GramState<T, N, M>
+where
+    DefaultAllocator: nalgebra::allocator::Allocator<N, N>
+        + nalgebra::allocator::Allocator<M, M>
+        + nalgebra::allocator::Allocator<N, M>,
+{
+    fn new(n: N, m: M, hidden: usize) -> Self {
+        Self {
+            g1: OMatrix::zeros_generic(n, n),
+            g2: OMatrix::zeros_generic(m, m),
+            s1: OMatrix::zeros_generic(n, n),
+            q1: OMatrix::zeros_generic(n, n),
+            s2: OMatrix::zeros_generic(m, m),
+            q2: OMatrix::zeros_generic(m, m),
+            tmp: OMatrix::zeros_generic(n, m),
+            age: 0,
+            valid: false,
+            pending: false,
+            hidden,
+        }
+    }
+
+    /// Makes `g1`, `g2` the Grams of `net`, forming them when they are stale.
+    fn current<H: nalgebra::Dim>(&mut self, net: &TwoLayer<T, N, H, M>)
+    where
+        DefaultAllocator:
+            nalgebra::allocator::Allocator<N, H> + nalgebra::allocator::Allocator<H, M>,
+    {
+        if !self.valid || self.age >= GRAM_REFRESH {
+            gram_rows(&net.w1, &mut self.g1);
+            gram_cols(&net.w2, &mut self.g2);
+            self.age = 0;
+            self.valid = true;
+        }
+    }
+
+    /// Prepares the η-free parts of the update from `G` and `P = W₁W₂` of
+    /// the current iterate (skipped when the next step re-forms anyway).
+    fn prepare(&mut self, g: &OMatrix<T, N, M>, p: &OMatrix<T, N, M>) {
+        let (n, m) = g.shape();
+        // Worth it only when h is well above n + m (`hidden` is h).
+        self.pending = self.valid && self.age + 1 < GRAM_REFRESH && self.hidden >= 4 * (n + m);
+        if !self.pending {
+            return;
+        }
+        let (g, p) = (g.as_slice(), p.as_slice());
+        // S₁ = GPᵀ + (GPᵀ)ᵀ, Q₁ = (GΓ₂)Gᵀ.
+        kernels::mm_nt(self.s1.as_mut_slice(), g, p, n, m);
+        symmetrize(self.s1.as_mut_slice(), n, false);
+        kernels::mm_nn(self.tmp.as_mut_slice(), g, self.g2.as_slice(), n, m);
+        kernels::mm_nt(self.q1.as_mut_slice(), self.tmp.as_slice(), g, n, m);
+        symmetrize(self.q1.as_mut_slice(), n, true);
+        // S₂ = GᵀP + (GᵀP)ᵀ, Q₂ = Gᵀ(Γ₁G).
+        kernels::mm_tn(self.s2.as_mut_slice(), g, p, m, n);
+        symmetrize(self.s2.as_mut_slice(), m, false);
+        kernels::mm_nn(self.tmp.as_mut_slice(), self.g1.as_slice(), g, n, n);
+        kernels::mm_tn(self.q2.as_mut_slice(), g, self.tmp.as_slice(), m, n);
+        symmetrize(self.q2.as_mut_slice(), m, true);
+    }
+
+    /// After the step of size `eta`: `Γ ← (Γ − ηS) + η²Q`, or mark the Grams
+    /// stale when nothing was prepared.
+    fn advance(&mut self, eta: T) {
+        if !self.pending {
+            self.valid = false;
+            return;
+        }
+        let eta2 = eta * eta;
+        let upd = |g: &mut [T], s: &[T], q: &[T]| {
+            for ((gi, &si), &qi) in g.iter_mut().zip(s).zip(q) {
+                *gi = (*gi - eta * si) + eta2 * qi;
+            }
+        };
+        upd(
+            self.g1.as_mut_slice(),
+            self.s1.as_slice(),
+            self.q1.as_slice(),
+        );
+        upd(
+            self.g2.as_mut_slice(),
+            self.s2.as_slice(),
+            self.q2.as_slice(),
+        );
+        self.age += 1;
+        self.pending = false;
+    }
+
+    /// Forces the Grams to be formed afresh at the next use.
+    fn invalidate(&mut self) {
+        self.valid = false;
+        self.pending = false;
+    }
+}
+
+/// `X ← X + Xᵀ` (`average = false`) or `X ← (X + Xᵀ)/2` on a `p×p`
+/// column-major matrix; either result is exactly symmetric.
+fn symmetrize<T: Real>(x: &mut [T], p: usize, average: bool) {
+    let half = T::of(0.5);
+    for j in 0..p {
+        for i in j..p {
+            let (Some(&a), Some(&b)) = (x.get(i + j * p), x.get(j + i * p)) else {
+                return;
+            };
+            let s = if average { half * (a + b) } else { a + b };
+            if let Some(y) = x.get_mut(i + j * p) {
+                *y = s;
+            }
+            if let Some(y) = x.get_mut(j + i * p) {
+                *y = s;
+            }
+        }
+    }
 }
 
 /// Certified gradient descent on one problem from one start.
@@ -289,6 +448,7 @@ where
             eig_m: OVector::zeros_generic(md, U1),
             trial: TwoLayer::zeros_generic(nd, hd, md),
             imbalance: ImbalanceWorkspace::new(nd, hd, md),
+            grams: GramState::new(nd, md, hd.value()),
         };
         net.product_into(&mut ws.p);
         let eval = loss.evaluate_with_gradient(&ws.p, &mut ws.g);
@@ -380,32 +540,34 @@ where
     }
 
     /// Local constants `α_t, β_t, ‖G‖₂, g²` at the current iterate (THEORY §2).
-    /// Uses `A` and `B` from the workspace, which must be current.
+    /// Uses `A`, `B`, `G` and `P` from the workspace, which must be current.
+    ///
+    /// `α_t, β_t` come from the extreme eigenvalues of the carried Grams
+    /// ([`GramState`]); `‖G‖₂² = λ_max` of the smaller of `GᵀG`, `GGᵀ`.
     fn local_constants(&mut self) -> LocalConstants<T> {
         let ws = &mut self.ws;
         let (n, h, m) = self.net.shape();
-        gram_rows(&self.net.w1, &mut ws.gram_n);
-        sym_eigenvalues(&mut ws.gram_n, &mut ws.eig_n);
-        gram_cols(&self.net.w2, &mut ws.gram_m);
-        sym_eigenvalues(&mut ws.gram_m, &mut ws.eig_m);
-        let first = |v: &[T]| pos(v.first().copied().unwrap_or_else(T::zero));
-        let last = |v: &[T]| pos(v.last().copied().unwrap_or_else(T::zero));
+        ws.grams.current(&self.net);
+        ws.gram_n.copy_from(&ws.grams.g1);
+        let (min1, max1) =
+            kernels::sym_extremes(ws.gram_n.as_mut_slice(), n, ws.eig_n.as_mut_slice(), h >= n);
+        ws.gram_m.copy_from(&ws.grams.g2);
+        let (min2, max2) =
+            kernels::sym_extremes(ws.gram_m.as_mut_slice(), m, ws.eig_m.as_mut_slice(), h >= m);
         // σ_n(W₁)² is 0 when h < n (rank), likewise σ_m(W₂)² (THEORY §1).
-        let a1 = if h >= n {
-            last(ws.eig_n.as_slice())
+        let a1 = if h >= n { pos(min1) } else { T::zero() };
+        let a2 = if h >= m { pos(min2) } else { T::zero() };
+        let beta = pos(max1) + pos(max2);
+        let grad_sq_max = if m <= n {
+            gram_cols(&ws.g, &mut ws.gram_m);
+            kernels::sym_extremes(ws.gram_m.as_mut_slice(), m, ws.eig_m.as_mut_slice(), false).1
         } else {
-            T::zero()
+            gram_rows(&ws.g, &mut ws.gram_n);
+            kernels::sym_extremes(ws.gram_n.as_mut_slice(), n, ws.eig_n.as_mut_slice(), false).1
         };
-        let a2 = if h >= m {
-            last(ws.eig_m.as_slice())
-        } else {
-            T::zero()
-        };
-        let beta = first(ws.eig_n.as_slice()) + first(ws.eig_m.as_slice());
-        gram_cols(&ws.g, &mut ws.gram_m);
-        sym_eigenvalues(&mut ws.gram_m, &mut ws.eig_m);
-        let grad_spec = sqrt(first(ws.eig_m.as_slice()));
+        let grad_spec = sqrt(pos(grad_sq_max));
         let grad_sq = kernels::sum_sq(ws.a.as_slice()) + kernels::sum_sq(ws.b.as_slice());
+        ws.grams.prepare(&ws.g, &ws.p);
         LocalConstants {
             alpha: a1 + a2,
             beta,
@@ -416,14 +578,11 @@ where
 
     fn product_spec(&mut self) -> T {
         let ws = &mut self.ws;
+        let m = ws.p.ncols();
         gram_cols(&ws.p, &mut ws.gram_m);
-        sym_eigenvalues(&mut ws.gram_m, &mut ws.eig_m);
-        sqrt(pos(ws
-            .eig_m
-            .as_slice()
-            .first()
-            .copied()
-            .unwrap_or_else(T::zero)))
+        let (_, lmax) =
+            kernels::sym_extremes(ws.gram_m.as_mut_slice(), m, ws.eig_m.as_mut_slice(), false);
+        sqrt(pos(lmax))
     }
 
     /// One iteration. Returns `None` when the run has already ended.
@@ -499,6 +658,9 @@ where
         let cert = StepCertificate::predict(local, constants.mu, constants.k, self.eval.gap, eta);
         kernels::axpy(self.net.w1.as_mut_slice(), -eta, self.ws.a.as_slice());
         kernels::axpy(self.net.w2.as_mut_slice(), -eta, self.ws.b.as_slice());
+        // The carried Grams follow the step (or go stale when no local
+        // constants were computed for it).
+        self.ws.grams.advance(eta);
         self.net.product_into(&mut self.ws.p);
         let before = self.eval;
         self.eval = self.loss.evaluate_with_gradient(&self.ws.p, &mut self.ws.g);
@@ -521,6 +683,8 @@ where
         self.t += 1;
         let imbalance =
             if self.config.imbalance_every > 0 && self.t % self.config.imbalance_every == 0 {
+                // Exact Grams again after every imbalance spectrum.
+                self.ws.grams.invalidate();
                 Some(self.check_imbalance())
             } else {
                 None

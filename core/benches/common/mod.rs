@@ -11,8 +11,12 @@ use overlin_core::{
 };
 
 /// The sizes `(n, m, h, N)` of issue 5.
-pub const SIZES: [(usize, usize, usize, usize); 4] =
-    [(4, 4, 16, 8), (20, 20, 1000, 20), (20, 1, 500, 20), (64, 64, 4096, 128)];
+pub const SIZES: [(usize, usize, usize, usize); 4] = [
+    (4, 4, 16, 8),
+    (20, 20, 1000, 20),
+    (20, 1, 500, 20),
+    (64, 64, 4096, 128),
+];
 
 /// One problem: column-major `f64` data and start.
 #[derive(Clone, Debug)]
@@ -87,7 +91,11 @@ pub fn endless<T: Real>(certify: bool) -> TrainerConfig<T> {
 pub type DynTrainer<T> = Trainer<T, Dyn, Dyn, Dyn, SquaredLoss<T, Dyn, Dyn, Dyn>>;
 
 /// The problem as a run-time-size trainer.
-pub fn dyn_trainer<T: Real>(p: &Problem, rule: StepRule<T>, cfg: TrainerConfig<T>) -> DynTrainer<T> {
+pub fn dyn_trainer<T: Real>(
+    p: &Problem,
+    rule: StepRule<T>,
+    cfg: TrainerConfig<T>,
+) -> DynTrainer<T> {
     let x = DMatrix::from_iterator(p.samples, p.n, conv::<T>(&p.x));
     let y = DMatrix::from_iterator(p.samples, p.m, conv::<T>(&p.y));
     let w1 = DMatrix::from_iterator(p.n, p.h, conv::<T>(&p.w1));
@@ -101,7 +109,11 @@ pub type SmallFixedTrainer<T> =
     Trainer<T, Const<4>, Const<16>, Const<4>, SquaredLoss<T, Const<8>, Const<4>, Const<4>>>;
 
 /// The problem as a fixed-size trainer (stack storage), `(4, 4, 16, 8)` only.
-pub fn fixed_trainer<T: Real>(p: &Problem, rule: StepRule<T>, cfg: TrainerConfig<T>) -> SmallFixedTrainer<T> {
+pub fn fixed_trainer<T: Real>(
+    p: &Problem,
+    rule: StepRule<T>,
+    cfg: TrainerConfig<T>,
+) -> SmallFixedTrainer<T> {
     assert_eq!((p.n, p.m, p.h, p.samples), (4, 4, 16, 8));
     let x = OMatrix::<T, Const<8>, Const<4>>::from_iterator(conv::<T>(&p.x));
     let y = OMatrix::<T, Const<8>, Const<4>>::from_iterator(conv::<T>(&p.y));

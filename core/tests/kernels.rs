@@ -1,0 +1,160 @@
+//! The fast kernels of issue 5 against references: `sym_extremes` against
+//! nalgebra's dense symmetric eigen-decomposition, and the Gram matrices the
+//! trainer carries between steps (gd.rs, `GramState`) against Grams formed
+//! afresh from the iterate, over many steps.
+
+use overlin_core::kernels;
+use overlin_core::nalgebra::{DMatrix, Dyn, SymmetricEigen};
+use overlin_core::Rng;
+use overlin_core::*;
+use proptest::prelude::*;
+
+fn dense_extremes(a: &DMatrix<f64>) -> (f64, f64) {
+    let e = SymmetricEigen::new(a.clone()).eigenvalues;
+    (e.min(), e.max())
+}
+
+fn check_extremes(a: &DMatrix<f64>) -> Result<(), TestCaseError> {
+    let p = a.nrows();
+    let (lmin, lmax) = dense_extremes(a);
+    let mut buf = a.as_slice().to_vec();
+    let mut work = vec![0.0; p];
+    let (mn, mx) = kernels::sym_extremes(&mut buf, p, &mut work, true);
+    let scale = lmin.abs().max(lmax.abs()) + f64::MIN_POSITIVE;
+    let tol = 16.0 * (p as f64) * f64::EPSILON * scale;
+    prop_assert!((mx - lmax).abs() <= tol, "p={p} max {mx} vs {lmax}");
+    prop_assert!((mn - lmin).abs() <= tol, "p={p} min {mn} vs {lmin}");
+    // λ_max alone gives the same bits as with λ_min.
+    let mut buf = a.as_slice().to_vec();
+    let (_, mx2) = kernels::sym_extremes(&mut buf, p, &mut work, false);
+    prop_assert_eq!(mx.to_bits(), mx2.to_bits());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Random Grams (PSD, rank-deficient when h < p) and random indefinite
+    /// symmetric matrices, scales over 20 orders of magnitude.
+    #[test]
+    fn extremes_match_dense(p in 1usize..40, h in 1usize..60, seed in any::<u64>(), log_s in -10.0f64..10.0, psd in any::<bool>()) {
+        let mut rng = Rng::new(seed);
+        let s = 10f64.powf(log_s);
+        let a = if psd {
+            let mut w = DMatrix::<f64>::zeros(p, h);
+            rng.fill_gaussian(&mut w, s);
+            &w * w.transpose()
+        } else {
+            let mut b = DMatrix::<f64>::zeros(p, p);
+            rng.fill_gaussian(&mut b, s);
+            &b + b.transpose()
+        };
+        check_extremes(&a)?;
+    }
+}
+
+/// Multiple and clustered eigenvalues (balanced and orthogonal starts give
+/// `Γ = s²I`), zero matrices, diagonal matrices.
+#[test]
+fn extremes_of_structured_matrices() {
+    for p in [1usize, 2, 3, 4, 7, 20, 64] {
+        for s in [0.0, 1e-300, 1e-8, 1.0, 3.5, 1e8] {
+            check_extremes(&(DMatrix::<f64>::identity(p, p) * s)).unwrap();
+        }
+        let d =
+            DMatrix::<f64>::from_diagonal(&overlin_core::nalgebra::DVector::from_fn(p, |i, _| {
+                (i as f64 - 2.0) * 0.5
+            }));
+        check_extremes(&d).unwrap();
+        // A tight cluster at the top and a simple bottom eigenvalue.
+        let mut c = DMatrix::<f64>::identity(p, p);
+        c[(0, 0)] = 1e-3;
+        for i in 1..p {
+            c[(i, i)] = 1.0 + 1e-12 * i as f64;
+        }
+        let mut q = DMatrix::<f64>::zeros(p, p);
+        Rng::new(p as u64).fill_gaussian(&mut q, 1.0);
+        let q = q.qr().q();
+        check_extremes(&(&q * c * q.transpose())).unwrap();
+    }
+}
+
+/// Same bits for f32 through `Const` and `Dyn` is guarded by smoke.rs; here
+/// the f32 kernel is checked against f64 at f32 accuracy.
+#[test]
+fn extremes_f32() {
+    let mut rng = Rng::new(5);
+    for p in [1usize, 3, 4, 16, 20] {
+        let mut w = DMatrix::<f64>::zeros(p, 2 * p + 1);
+        rng.fill_gaussian(&mut w, 1.0);
+        let a = &w * w.transpose();
+        let (lmin, lmax) = dense_extremes(&a);
+        let mut buf: Vec<f32> = a.iter().map(|&x| x as f32).collect();
+        let mut work = vec![0.0f32; p];
+        let (mn, mx) = kernels::sym_extremes(&mut buf, p, &mut work, true);
+        let tol = 16.0 * p as f64 * f32::EPSILON as f64 * lmax;
+        assert!((mx as f64 - lmax).abs() <= tol, "{mx} {lmax}");
+        assert!((mn as f64 - lmin).abs() <= tol, "{mn} {lmin}");
+    }
+}
+
+/// α_t, β_t of every step (from the carried Grams) against α, β from Grams
+/// formed afresh from the iterate, over 300 steps (many refresh periods),
+/// for shapes where the carried update is used (h ≥ 4(n+m)) and an
+/// imbalanced start. The bound is the accuracy of forming a Gram at all.
+#[test]
+fn carried_grams_track_fresh_grams() {
+    for &(n, m, h, samples, seed) in &[
+        (5usize, 3usize, 64usize, 8usize, 1u64),
+        (3, 6, 80, 9, 2),
+        (4, 1, 40, 6, 3),
+        (8, 8, 200, 10, 4),
+    ] {
+        let mut rng = Rng::new(seed);
+        let mut x = DMatrix::<f64>::zeros(samples, n);
+        rng.fill_gaussian(&mut x, 1.0);
+        let mut theta = DMatrix::<f64>::zeros(n, m);
+        rng.fill_gaussian(&mut theta, 1.0);
+        let y = &x * &theta;
+        let loss = SquaredLoss::new(x, y).unwrap();
+        let net: DynNet<f64> = Init::Gaussian {
+            sigma: 2.0,
+            std: 0.3,
+        }
+        .sample(Dyn(n), Dyn(h), Dyn(m), &mut rng)
+        .unwrap();
+        let cfg = TrainerConfig {
+            max_iters: 300,
+            tol: Tolerance::Absolute(1e-300),
+            stall_window: 0,
+            ..Default::default()
+        };
+        let mut tr = Trainer::new(net, loss, StepRule::Local, cfg).unwrap();
+        let mut worst = 0.0f64;
+        let mut steps = 0;
+        loop {
+            let net = tr.net().clone();
+            let g1 = &net.w1 * net.w1.transpose();
+            let g2 = net.w2.transpose() * &net.w2;
+            let (a1, b1) = dense_extremes(&g1);
+            let (a2, b2) = dense_extremes(&g2);
+            let Some(rec) = tr.step() else { break };
+            steps += 1;
+            let beta = b1 + b2;
+            let alpha = a1.max(0.0) + a2.max(0.0);
+            let l = rec.cert.local;
+            let dev = ((l.alpha - alpha).abs()).max((l.beta - beta).abs()) / beta;
+            worst = worst.max(dev);
+            // Forming a Gram from h terms carries up to h·ε·β.
+            assert!(
+                dev <= (h as f64) * f64::EPSILON,
+                "({n},{m},{h}) step {}: alpha {} vs {alpha}, beta {} vs {beta}",
+                rec.t,
+                l.alpha,
+                l.beta
+            );
+        }
+        assert!(steps >= 100, "{steps} steps");
+        println!("({n},{m},{h}): worst |Δα|,|Δβ| / β over {steps} steps = {worst:.2e}");
+    }
+}
