@@ -100,6 +100,47 @@ pub fn run_rule(problem: &Problem, rule: &str, spec: &RunSpec) -> Result<RunResu
     problem.run(&run, &mut ())
 }
 
+/// What [`run_stats`] gathers while a run goes (no stored records).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// `Σ ln ρ_t` over the steps where Theorem 1 applied.
+    pub log_rho_sum: f64,
+    /// Steps where Theorem 1 applied.
+    pub contraction_steps: u64,
+    /// `α_t/β_t` at the last step.
+    pub last_alpha_over_beta: Option<f64>,
+}
+
+impl Stats {
+    /// Geometric mean of the certified `ρ_t`.
+    pub fn certified_rate(&self) -> Option<f64> {
+        (self.contraction_steps > 0)
+            .then(|| (self.log_rho_sum / self.contraction_steps as f64).exp())
+    }
+}
+
+/// Runs one rule, gathering [`Stats`] on the fly.
+pub fn run_stats(problem: &Problem, rule: &str, spec: &RunSpec) -> Result<(RunResult, Stats)> {
+    let run = RunSpec {
+        rule: rule.to_string(),
+        keep_records: false,
+        ..spec.clone()
+    };
+    let mut st = Stats::default();
+    let mut obs = |r: &Record| {
+        if r.contraction_applies && r.rho > 0.0 {
+            st.log_rho_sum += r.rho.ln();
+            st.contraction_steps += 1;
+        }
+        if r.beta > 0.0 {
+            st.last_alpha_over_beta = Some(r.alpha / r.beta);
+        }
+        true
+    };
+    let res = problem.run(&run, &mut obs)?;
+    Ok((res, st))
+}
+
 /// A spec of a run with the given cap and relative tolerance.
 pub fn run_spec(iters: usize, rel_tol: f64, keep_records: bool) -> RunSpec {
     RunSpec {
