@@ -26,6 +26,7 @@ pub mod apriori;
 pub mod certificate;
 pub mod data;
 pub mod dims;
+pub mod embedded;
 pub mod error;
 pub mod gd;
 pub mod imbalance;

@@ -1,0 +1,448 @@
+//! The fixed-size experiment the firmware runs (issue 4), shared with the
+//! host so that both execute literally the same code.
+//!
+//! Everything a firmware run depends on lives here: the problem generator
+//! (squared loss of THEORY §9.1 from a seed), the start (THEORY §10), the
+//! two step rules (`local` and a constant step, THEORY §6.1–§6.2), the stop
+//! rule, the build-time configuration parser, the check of the a-priori
+//! certificate along the run (THEORY §8), and the exact encoding of a step
+//! record and a summary as words of bits. The firmware logs those words over
+//! `defmt`; the host test builds the same words from a host run of the same
+//! functions and compares them bit for bit.
+//!
+//! All sizes are `Const`, so nothing here needs an allocator.
+
+use nalgebra::{Const, DefaultAllocator, DimAdd, OMatrix};
+
+use crate::apriori::{AprioriCertificate, NoCertificate};
+use crate::certificate::rounding_tolerance;
+use crate::data;
+use crate::dims::NetAllocator;
+use crate::error::ProblemError;
+use crate::gd::{Status, StepRecord, Summary, Tolerance, Trainer, TrainerConfig};
+use crate::init::{Init, Rng};
+use crate::loss::{Loss, SquaredLoss};
+use crate::net::Net;
+use crate::rules::{RuleUnavailable, StepRule};
+use crate::scalar::Real;
+
+/// Sizes of one experiment: `N` samples, `n×m` model, hidden width `h`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Sizes {
+    /// Samples `N` (rows of `X` and `Y`).
+    pub samples: usize,
+    /// Input dimension `n` (columns of `X`, rows of `W₁`).
+    pub n: usize,
+    /// Hidden width `h`.
+    pub h: usize,
+    /// Output dimension `m` (columns of `Y`, `W₂`).
+    pub m: usize,
+}
+
+/// The configuration that fits the smallest target (Cortex-M3, 64 KiB RAM):
+/// `N = 8`, `n = m = 4`, `h = 16`.
+pub mod small {
+    /// Samples `N`.
+    pub const S: usize = 8;
+    /// `n`.
+    pub const N: usize = 4;
+    /// `h`.
+    pub const H: usize = 16;
+    /// `m`.
+    pub const M: usize = 4;
+}
+
+/// The larger configuration (Cortex-M4F): `N = 32`, `n = m = 8`, `h = 64`.
+pub mod large {
+    /// Samples `N`.
+    pub const S: usize = 32;
+    /// `n`.
+    pub const N: usize = 8;
+    /// `h`.
+    pub const H: usize = 64;
+    /// `m`.
+    pub const M: usize = 8;
+}
+
+/// The squared loss of an experiment with fixed sizes.
+pub type FixedSquaredLoss<T, const S: usize, const N: usize, const M: usize> =
+    SquaredLoss<T, Const<S>, Const<N>, Const<M>>;
+
+/// The trainer of an experiment with fixed sizes.
+pub type FixedTrainer<T, const S: usize, const N: usize, const H: usize, const M: usize> =
+    Trainer<T, Const<N>, Const<H>, Const<M>, FixedSquaredLoss<T, S, N, M>>;
+
+/// Default seed of the firmware experiment.
+pub const DEFAULT_SEED: u64 = 2025;
+/// Default: log every this many steps.
+pub const DEFAULT_LOG_EVERY: u32 = 10;
+/// Default constant step of the `constant` run.
+pub const DEFAULT_CONSTANT_STEP: f64 = 0.1;
+/// Iteration cap of the experiment (issue 4).
+pub const MAX_ITERS: usize = 200;
+/// Relative gap at which a run counts as converged (issue 4).
+pub const RELATIVE_TOLERANCE: f64 = 1e-6;
+
+/// Condition number `σ_max(X)/σ_min(X)` of the data.
+const DATA_KAPPA: f64 = 2.0;
+/// Entry standard deviation of the regression coefficients `Θ`.
+const THETA_STD: f64 = 1.0;
+/// Standard deviation of the label noise (so that `L* > 0`).
+const NOISE_STD: f64 = 0.1;
+/// Imbalance knob `σ` of the start (THEORY §10); positive so that
+/// `α_imb(D₀) > 0` and Theorem 2 can apply.
+const INIT_SIGMA: f64 = 2.0;
+/// Scale of the orthogonal start.
+const INIT_SCALE: f64 = 1.0;
+
+/// The squared-regression problem of the experiment (THEORY §9.1), from
+/// `rng`: `X` with condition number `κ = 2` ([`data::conditioned_data`]:
+/// `σ(X)²/N ∈ [1/4, 1]`, so `μ = 1/4`, `K = 1`), then `Θ` with standard
+/// entries and `Y = XΘ + 0.1·E` ([`data::linear_targets`], so `L* > 0`).
+/// The generators use the core's fixed-order kernels, so the data are the
+/// same bits on every target.
+pub fn squared_problem<T: Real, const S: usize, const N: usize, const M: usize>(
+    rng: &mut Rng,
+) -> Result<FixedSquaredLoss<T, S, N, M>, ProblemError> {
+    let mut x = OMatrix::<T, Const<S>, Const<N>>::zeros();
+    data::conditioned_data(&mut x, DATA_KAPPA, rng)?;
+    let mut theta = OMatrix::<T, Const<N>, Const<M>>::zeros();
+    let mut y = OMatrix::<T, Const<S>, Const<M>>::zeros();
+    data::linear_targets(&x, &mut theta, &mut y, THETA_STD, NOISE_STD, rng)?;
+    SquaredLoss::new(x, y)
+}
+
+/// The whole experiment from a seed: the problem, then the start (an
+/// orthogonal start with imbalance knob `σ = 2`, THEORY §10), both drawn
+/// from one [`Rng`] in that order.
+pub fn firmware_experiment<
+    T: Real,
+    const S: usize,
+    const N: usize,
+    const H: usize,
+    const M: usize,
+>(
+    seed: u64,
+) -> Result<(Net<T, N, H, M>, FixedSquaredLoss<T, S, N, M>), ProblemError> {
+    let mut rng = Rng::new(seed);
+    let loss = squared_problem::<T, S, N, M>(&mut rng)?;
+    let net = Init::Orthogonal {
+        sigma: INIT_SIGMA,
+        scale: INIT_SCALE,
+    }
+    .sample(Const::<N>, Const::<H>, Const::<M>, &mut rng)?;
+    Ok((net, loss))
+}
+
+/// Which of the experiment's two runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RunKind {
+    /// THEORY §6.2, `η_t = 1/(Kβ_t + ‖G_t‖₂)`.
+    Local,
+    /// THEORY §6.1, the configured constant step.
+    Constant,
+}
+
+impl RunKind {
+    /// Both runs, in the order the firmware performs them.
+    pub const ALL: [RunKind; 2] = [RunKind::Local, RunKind::Constant];
+
+    /// A small code for the log (`0` local, `1` constant).
+    pub fn code(self) -> u32 {
+        match self {
+            RunKind::Local => 0,
+            RunKind::Constant => 1,
+        }
+    }
+
+    /// `local` or `constant`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunKind::Local => "local",
+            RunKind::Constant => "constant",
+        }
+    }
+}
+
+/// The build-time configuration of a firmware run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FirmwareConfig {
+    /// Seed of the problem and the start.
+    pub seed: u64,
+    /// Log every this many steps (≥ 1); the last step is always logged.
+    pub log_every: u32,
+    /// The constant step of the `constant` run. Not validated here: an
+    /// invalid step (zero, negative, NaN) must reach the core, which
+    /// refuses it ([`RuleUnavailable::InvalidStep`]).
+    pub constant_step: f32,
+}
+
+/// Why a build-time configuration string was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConfigError {
+    /// `OVERLIN_SEED` is not a `u64`.
+    Seed,
+    /// `OVERLIN_LOG_EVERY` is not an integer ≥ 1.
+    LogEvery,
+    /// `OVERLIN_CONSTANT_STEP` is not a number.
+    ConstantStep,
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Seed => "OVERLIN_SEED must be an unsigned 64-bit integer",
+            Self::LogEvery => "OVERLIN_LOG_EVERY must be an integer >= 1",
+            Self::ConstantStep => "OVERLIN_CONSTANT_STEP must be a number",
+        })
+    }
+}
+
+impl Default for FirmwareConfig {
+    fn default() -> Self {
+        Self {
+            seed: DEFAULT_SEED,
+            log_every: DEFAULT_LOG_EVERY,
+            constant_step: DEFAULT_CONSTANT_STEP as f32,
+        }
+    }
+}
+
+impl FirmwareConfig {
+    /// Parses the build-time settings (`OVERLIN_SEED`, `OVERLIN_LOG_EVERY`,
+    /// `OVERLIN_CONSTANT_STEP`; `None` = default). The firmware passes
+    /// `option_env!(..)`, the host test the same strings.
+    pub fn parse(
+        seed: Option<&str>,
+        log_every: Option<&str>,
+        constant_step: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        if let Some(s) = seed {
+            c.seed = s.trim().parse().map_err(|_| ConfigError::Seed)?;
+        }
+        if let Some(s) = log_every {
+            c.log_every = s.trim().parse().map_err(|_| ConfigError::LogEvery)?;
+            if c.log_every == 0 {
+                return Err(ConfigError::LogEvery);
+            }
+        }
+        if let Some(s) = constant_step {
+            c.constant_step = s.trim().parse().map_err(|_| ConfigError::ConstantStep)?;
+        }
+        Ok(c)
+    }
+
+    /// The step rule of a run.
+    pub fn rule(&self, kind: RunKind) -> StepRule<f32> {
+        match kind {
+            RunKind::Local => StepRule::Local,
+            RunKind::Constant => StepRule::Constant(self.constant_step),
+        }
+    }
+
+    /// `true` when step `t` is logged (every `log_every`-th, and the last).
+    pub fn logs(&self, record: &StepRecord<f32>, last: bool) -> bool {
+        last || (record.t as u64) % u64::from(self.log_every.max(1)) == 0
+    }
+}
+
+/// Stop rule of the experiment: 200 iterations or a `10⁻⁶` relative gap,
+/// every step certified.
+pub fn trainer_config<T: Real>() -> TrainerConfig<T> {
+    TrainerConfig {
+        max_iters: MAX_ITERS,
+        tol: Tolerance::Relative(T::of(RELATIVE_TOLERANCE)),
+        certify: true,
+        ..TrainerConfig::default()
+    }
+}
+
+/// Builds the trainer of one run of the experiment.
+pub fn firmware_trainer<const S: usize, const N: usize, const H: usize, const M: usize>(
+    config: &FirmwareConfig,
+    kind: RunKind,
+) -> Result<FixedTrainer<f32, S, N, H, M>, ProblemError>
+where
+    Const<N>: DimAdd<Const<M>>,
+    DefaultAllocator: NetAllocator<Const<N>, Const<H>, Const<M>>,
+{
+    let (net, loss) = firmware_experiment::<f32, S, N, H, M>(config.seed)?;
+    Trainer::new(net, loss, config.rule(kind), trainer_config())
+}
+
+/// Runs a trainer to its end, exactly as the firmware does: every step
+/// goes through [`Trainer::step`], the a-priori bound is checked along the
+/// way, and `log` receives the records [`FirmwareConfig::logs`] selects.
+/// Returns the summary and the a-priori tracker.
+pub fn run_logged<const S: usize, const N: usize, const H: usize, const M: usize>(
+    trainer: &mut FixedTrainer<f32, S, N, H, M>,
+    config: &FirmwareConfig,
+    mut log: impl FnMut(&StepRecord<f32>),
+) -> (Summary<f32>, AprioriTracker<f32>)
+where
+    Const<N>: DimAdd<Const<M>>,
+    DefaultAllocator: NetAllocator<Const<N>, Const<H>, Const<M>>,
+{
+    let start = trainer.summary();
+    let l_star = trainer.loss().constants().l_star;
+    let mut tracker = AprioriTracker::new(&start.apriori, start.initial_gap, l_star);
+    while let Some(record) = trainer.step() {
+        tracker.observe(&record);
+        if config.logs(&record, trainer.status().is_final()) {
+            log(&record);
+        }
+    }
+    (trainer.summary(), tracker)
+}
+
+/// Checks Theorem 2 (THEORY §8) along a run: while every step is at most
+/// `η̄`, the gap must stay below `ρ̄ᵗ (L₀ − L*)` (with the rounding
+/// allowance of THEORY §11).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AprioriTracker<T> {
+    cert: Option<AprioriCertificate<T>>,
+    gap0: T,
+    l_star: T,
+    power: T,
+    /// The certificate's premise `η_t ≤ η̄` held at every step so far.
+    pub premise_held: bool,
+    /// Steps at which the bound was checked.
+    pub checked: u32,
+    /// Steps at which the gap exceeded `ρ̄ᵗ⁺¹ (L₀ − L*)` beyond rounding.
+    pub violations: u32,
+}
+
+impl<T: Real> AprioriTracker<T> {
+    /// A tracker for a run with this summary's a-priori result.
+    pub fn new(
+        apriori: &Result<AprioriCertificate<T>, NoCertificate<T>>,
+        gap0: T,
+        l_star: T,
+    ) -> Self {
+        Self {
+            cert: apriori.ok(),
+            gap0,
+            l_star,
+            power: T::one(),
+            premise_held: true,
+            checked: 0,
+            violations: 0,
+        }
+    }
+
+    /// Checks one step.
+    pub fn observe(&mut self, r: &StepRecord<T>) {
+        let Some(c) = self.cert else { return };
+        if !(r.eta <= c.eta_bar) {
+            self.premise_held = false;
+        }
+        if !self.premise_held {
+            return;
+        }
+        self.power *= c.rho_bar;
+        let bound = self.power * self.gap0;
+        self.checked += 1;
+        if !(r.next_gap <= bound + rounding_tolerance(self.gap0, self.l_star)) {
+            self.violations += 1;
+        }
+    }
+}
+
+/// Number of words in an encoded step record.
+pub const RECORD_WORDS: usize = 16;
+
+/// A step record as words of bits, exactly as the firmware logs it:
+/// `t, L_t, L_t − L*, η_t, α_t, β_t, ‖G‖₂, g², μ_t, K_t, ρ_t, ratio,
+/// bound_ratio, L_{t+1} − L*, drift, flags` (flags: bit 0 certificate held,
+/// bit 1 contraction applies). `f32` values are their IEEE bits.
+pub fn record_words(r: &StepRecord<f32>) -> [u32; RECORD_WORDS] {
+    let flags = u32::from(r.check.holds) | (u32::from(r.cert.contraction_applies) << 1);
+    [
+        r.t as u32,
+        r.loss.to_bits(),
+        r.gap.to_bits(),
+        r.eta.to_bits(),
+        r.cert.local.alpha.to_bits(),
+        r.cert.local.beta.to_bits(),
+        r.cert.local.grad_spec.to_bits(),
+        r.cert.local.grad_sq.to_bits(),
+        r.cert.mu_t.to_bits(),
+        r.cert.k_t.to_bits(),
+        r.cert.rho.to_bits(),
+        r.check.ratio.to_bits(),
+        r.check.bound_ratio.to_bits(),
+        r.next_gap.to_bits(),
+        r.drift.to_bits(),
+        flags,
+    ]
+}
+
+/// A status as a code: `0` running, `1` converged, `2` max_iters, `3`
+/// diverged, `4` stalled, `5` rule unavailable, `6` stopped.
+pub fn status_code(s: &Status) -> u32 {
+    match s {
+        Status::Running => 0,
+        Status::Converged => 1,
+        Status::MaxIters => 2,
+        Status::Diverged { .. } => 3,
+        Status::Stalled => 4,
+        Status::RuleUnavailable(_) => 5,
+        Status::Stopped => 6,
+    }
+}
+
+/// Number of words in an encoded summary.
+pub const SUMMARY_WORDS: usize = 18;
+
+/// A run's summary as words of bits: `status, iterations, L₀ − L*, final gap,
+/// final loss, steps checked, contraction steps, violations, worst ratio,
+/// a-priori (1 = certificate, 0 = none), η̄, ρ̄, ᾱ, β̄, K̄, δ, a-priori
+/// checks, a-priori violations` (the last two from an [`AprioriTracker`]).
+pub fn summary_words(s: &Summary<f32>, tracker: &AprioriTracker<f32>) -> [u32; SUMMARY_WORDS] {
+    let (has, c) = match s.apriori {
+        Ok(c) => (1, c),
+        Err(_) => (0, AprioriCertificate::default()),
+    };
+    [
+        status_code(&s.status),
+        s.iterations as u32,
+        s.initial_gap.to_bits(),
+        s.final_gap.to_bits(),
+        s.final_loss.to_bits(),
+        s.tally.steps_checked,
+        s.tally.contraction_steps,
+        s.tally.violations,
+        s.tally.worst_ratio.to_bits(),
+        has,
+        c.eta_bar.to_bits(),
+        c.rho_bar.to_bits(),
+        c.alpha_bar.to_bits(),
+        c.beta_bar.to_bits(),
+        c.k_bar.to_bits(),
+        c.delta.to_bits(),
+        tracker.checked,
+        tracker.violations,
+    ]
+}
+
+/// `true` when a run may count as a success: it converged, every per-step
+/// certificate and imbalance check held, and so did the a-priori bound
+/// wherever it applied.
+pub fn run_succeeded<T: Real>(s: &Summary<T>, tracker: &AprioriTracker<T>) -> bool {
+    s.status == Status::Converged && s.tally.all_held() && tracker.violations == 0
+}
+
+/// Why a run gave no step, for the log (when the status is
+/// [`Status::RuleUnavailable`]).
+pub fn unavailable_reason(s: &Status) -> Option<RuleUnavailable> {
+    match s {
+        Status::RuleUnavailable(why) => Some(*why),
+        _ => None,
+    }
+}

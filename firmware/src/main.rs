@@ -1,0 +1,312 @@
+//! overlin on a Cortex-M: certified gradient descent on a two-layer linear
+//! model, with the core in static memory, reporting over `defmt`.
+//!
+//! The experiment (problem, start, rules, stop rule, record encoding) is
+//! `overlin_core::embedded`, the same code the host test runs. This file
+//! only owns the hardware side: static storage, logging, memory
+//! measurement, exit status, and the fault handlers.
+//!
+//! Build-time settings (environment variables read by `option_env!`):
+//! `OVERLIN_SEED`, `OVERLIN_LOG_EVERY`, `OVERLIN_CONSTANT_STEP` (parsed by
+//! [`FirmwareConfig::parse`]), and `OVERLIN_FAULT=panic|hardfault` to check
+//! the fault paths. Exit codes: see [`exit_code`].
+#![no_std]
+#![no_main]
+
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use overlin_core::embedded::{self, FirmwareConfig, FixedTrainer, RunKind};
+
+#[cfg(all(feature = "semihosting", feature = "rtt"))]
+compile_error!("choose one defmt transport: feature `semihosting` (QEMU) or `rtt` (probe-rs)");
+#[cfg(not(any(feature = "semihosting", feature = "rtt")))]
+compile_error!("choose a defmt transport: feature `semihosting` (QEMU) or `rtt` (probe-rs)");
+
+#[cfg(feature = "rtt")]
+use defmt_rtt as _;
+#[cfg(feature = "semihosting")]
+use defmt_semihosting as _;
+
+#[cfg(feature = "large")]
+use embedded::large as size;
+#[cfg(not(feature = "large"))]
+use embedded::small as size;
+
+/// The trainer of this build's configuration.
+type Run = FixedTrainer<f32, { size::S }, { size::N }, { size::H }, { size::M }>;
+
+/// Exit codes reported through semihosting.
+mod exit_code {
+    /// Both runs converged and every certificate held.
+    pub const SUCCESS: i32 = 0;
+    /// A run ended without converging, or a certificate was violated.
+    pub const RUN_FAILED: i32 = 1;
+    /// The build-time configuration or the problem was rejected.
+    pub const CONFIG: i32 = 2;
+    /// A panic.
+    pub const PANIC: i32 = 3;
+    /// A HardFault or an unexpected exception.
+    pub const FAULT: i32 = 4;
+}
+
+/// Static storage of the trainer (`.bss`): the whole run lives here, not on
+/// the stack and not on a heap.
+struct Slot(UnsafeCell<MaybeUninit<Run>>);
+// SAFETY: single core, no interrupt touches the slot; `main` takes it once.
+unsafe impl Sync for Slot {}
+static TRAINER: Slot = Slot(UnsafeCell::new(MaybeUninit::uninit()));
+static TRAINER_TAKEN: AtomicBool = AtomicBool::new(false);
+
+fn take_trainer_slot() -> Option<&'static mut MaybeUninit<Run>> {
+    if TRAINER_TAKEN.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    // SAFETY: the flag above hands out this reference at most once.
+    Some(unsafe { &mut *TRAINER.0.get() })
+}
+
+#[entry]
+fn main() -> ! {
+    let code = run();
+    let mem = memory::measure();
+    defmt::println!(
+        "MEM flash={=u32} static_ram={=u32} data={=u32} bss={=u32} stack_peak={=u32} stack_size={=u32}",
+        mem.flash,
+        mem.data + mem.bss,
+        mem.data,
+        mem.bss,
+        mem.stack_peak,
+        mem.stack_size
+    );
+    defmt::println!(
+        "RESULT {=str} exit={=i32}",
+        if code == exit_code::SUCCESS {
+            "ok"
+        } else {
+            "fail"
+        },
+        code
+    );
+    semihosting::process::exit(code)
+}
+
+fn run() -> i32 {
+    fault_hook();
+    defmt::println!(
+        "overlin-firmware board={=str} N={=usize} n={=usize} h={=usize} m={=usize} f32",
+        env!("OVERLIN_BOARD_NAME"),
+        size::S,
+        size::N,
+        size::H,
+        size::M
+    );
+    let config = match FirmwareConfig::parse(
+        option_env!("OVERLIN_SEED"),
+        option_env!("OVERLIN_LOG_EVERY"),
+        option_env!("OVERLIN_CONSTANT_STEP"),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            defmt::error!("configuration error: {}", e);
+            return exit_code::CONFIG;
+        }
+    };
+    defmt::println!(
+        "CONFIG seed={=u64} log_every={=u32} constant_step={=u32:x} ({=f32}) max_iters={=usize} rel_tol={=f64}",
+        config.seed,
+        config.log_every,
+        config.constant_step.to_bits(),
+        config.constant_step,
+        embedded::MAX_ITERS,
+        embedded::RELATIVE_TOLERANCE
+    );
+    let Some(slot) = take_trainer_slot() else {
+        defmt::error!("trainer storage taken twice");
+        return exit_code::FAULT;
+    };
+    let mut code = exit_code::SUCCESS;
+    for kind in RunKind::ALL {
+        let trainer: &mut Run = match embedded::firmware_trainer(&config, kind) {
+            Ok(t) => slot.write(t),
+            Err(e) => {
+                defmt::error!("run {=str}: problem rejected: {}", kind.name(), e);
+                return exit_code::CONFIG;
+            }
+        };
+        let (summary, tracker) = embedded::run_logged(trainer, &config, |r| {
+            defmt::println!(
+                "REC {=u32} {=[?]}",
+                kind.code(),
+                &embedded::record_words(r)[..]
+            );
+        });
+        defmt::println!(
+            "SUM {=u32} {=[?]}",
+            kind.code(),
+            &embedded::summary_words(&summary, &tracker)[..]
+        );
+        let ok = embedded::run_succeeded(&summary, &tracker);
+        let rel = if summary.initial_gap > 0.0 {
+            summary.final_gap / summary.initial_gap
+        } else {
+            0.0
+        };
+        defmt::println!(
+            "run {=str}: {=str} after {=usize} steps, gap {=f32} (relative {=f32}); certificates: {=u32} checked, {=u32} contraction, {=u32} violations, worst ratio {=f32}",
+            kind.name(),
+            summary.status.name(),
+            summary.iterations,
+            summary.final_gap,
+            rel,
+            summary.tally.steps_checked,
+            summary.tally.contraction_steps,
+            summary.tally.violations,
+            summary.tally.worst_ratio
+        );
+        match summary.apriori {
+            Ok(c) => defmt::println!(
+                "run {=str}: a-priori certificate eta_bar={=f32} rho_bar={=f32} alpha_bar={=f32} beta_bar={=f32}; {=u32} steps checked, {=u32} violations{=str}",
+                kind.name(),
+                c.eta_bar,
+                c.rho_bar,
+                c.alpha_bar,
+                c.beta_bar,
+                tracker.checked,
+                tracker.violations,
+                if tracker.premise_held {
+                    ""
+                } else {
+                    " (a step exceeded eta_bar; the rest is not covered)"
+                }
+            ),
+            Err(why) => defmt::println!("run {=str}: no a-priori certificate: {}", kind.name(), why),
+        }
+        if let Some(why) = embedded::unavailable_reason(&summary.status) {
+            defmt::error!(
+                "run {=str}: the step rule gives no step: {}",
+                kind.name(),
+                why
+            );
+        }
+        if !ok {
+            defmt::error!(
+                "run {=str} failed: status {=str}, {=u32} certificate violations, {=u32} a-priori violations",
+                kind.name(),
+                summary.status.name(),
+                summary.tally.violations + summary.tally.imbalance_violations,
+                tracker.violations
+            );
+            code = exit_code::RUN_FAILED;
+        }
+    }
+    code
+}
+
+/// `OVERLIN_FAULT=panic|hardfault` (build time) exercises the fault paths.
+fn fault_hook() {
+    match option_env!("OVERLIN_FAULT") {
+        Some("panic") => panic!("OVERLIN_FAULT=panic requested"),
+        Some("hardfault") => cortex_m::asm::udf(),
+        _ => {}
+    }
+}
+
+/// Memory use, from the linker's symbols and the stack paint
+/// (`cortex-m-rt` feature `paint-stack` fills the stack with
+/// `0xCCCC_CCCC` before `main`).
+mod memory {
+    extern "C" {
+        static __vector_table: u32;
+        static __sidata: u32;
+        static __sdata: u32;
+        static __edata: u32;
+        static __sbss: u32;
+        static __ebss: u32;
+        static _stack_start: u32;
+        static _stack_end: u32;
+    }
+
+    pub struct Usage {
+        /// Bytes of flash the image occupies (vector table, code, read-only
+        /// data, and the initial values of `.data`).
+        pub flash: u32,
+        /// `.data` bytes.
+        pub data: u32,
+        /// `.bss` bytes.
+        pub bss: u32,
+        /// Deepest stack use seen, in bytes.
+        pub stack_peak: u32,
+        /// Bytes between the end of static RAM and the top of the stack.
+        pub stack_size: u32,
+    }
+
+    fn addr(s: &u32) -> u32 {
+        s as *const u32 as u32
+    }
+
+    pub fn measure() -> Usage {
+        // SAFETY: only the addresses of the linker symbols are taken, and
+        // the stack region [_stack_end, _stack_start) is read word by word.
+        unsafe {
+            let data = addr(&__edata) - addr(&__sdata);
+            let flash = addr(&__sidata) - addr(&__vector_table) + data;
+            let bss = addr(&__ebss) - addr(&__sbss);
+            let bottom = addr(&_stack_end);
+            let top = addr(&_stack_start);
+            let mut p = bottom;
+            while p < top
+                && core::ptr::read_volatile(p as *const u32) == cortex_m_rt::STACK_PAINT_VALUE
+            {
+                p += 4;
+            }
+            Usage {
+                flash,
+                data,
+                bss,
+                stack_peak: top - p,
+                stack_size: top - bottom,
+            }
+        }
+    }
+}
+
+static IN_FAULT: AtomicBool = AtomicBool::new(false);
+
+fn fail_fast(code: i32) -> ! {
+    semihosting::process::exit(code)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    if !IN_FAULT.swap(true, Ordering::AcqRel) {
+        defmt::error!("panic: {}", defmt::Display2Format(info));
+        defmt::println!("RESULT fail exit={=i32}", exit_code::PANIC);
+    }
+    fail_fast(exit_code::PANIC)
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    if !IN_FAULT.swap(true, Ordering::AcqRel) {
+        defmt::error!(
+            "HardFault: pc={=u32:#x} lr={=u32:#x} xpsr={=u32:#x}",
+            frame.pc(),
+            frame.lr(),
+            frame.xpsr()
+        );
+        defmt::println!("RESULT fail exit={=i32}", exit_code::FAULT);
+    }
+    fail_fast(exit_code::FAULT)
+}
+
+#[exception]
+unsafe fn DefaultHandler(irqn: i16) {
+    if !IN_FAULT.swap(true, Ordering::AcqRel) {
+        defmt::error!("unexpected exception or interrupt {=i16}", irqn);
+        defmt::println!("RESULT fail exit={=i32}", exit_code::FAULT);
+    }
+    fail_fast(exit_code::FAULT)
+}

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Builds, runs (under QEMU) and measures the Cortex-M firmware.
+#
+#   scripts/firmware.sh build  TARGET [--config small|large] [--out FILE] [-- CARGO_ARGS...]
+#   scripts/firmware.sh run    TARGET [--config small|large] [--elf FILE] [--timeout SECONDS]
+#   scripts/firmware.sh size   TARGET [--config small|large] [--elf FILE]
+#   scripts/firmware.sh route         (which toolchain route would be used)
+#
+# TARGET: m3  = thumbv7m-none-eabi,    QEMU -machine lm3s6965evb (default config small)
+#         m4f = thumbv7em-none-eabihf, QEMU -machine mps2-an386  (default config large)
+#
+# Build-time settings are read from the environment by the firmware:
+# OVERLIN_SEED, OVERLIN_LOG_EVERY (default 10), OVERLIN_CONSTANT_STEP,
+# OVERLIN_FAULT=panic|hardfault, OVERLIN_BOARD (memory layout).
+#
+# Toolchain routes, tried in this order:
+#   1. rustup with the target installed: cargo build --release --target T
+#   2. Debian's rustc/cargo with the library source:
+#      RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build -Zbuild-std=core
+#      linked by arm-none-eabi-ld (Debian's rust-lld is a link to lld-NN,
+#      which is not installed with rustc-web).
+# `run` exits with the firmware's semihosting exit code (0 = converged and
+# every certificate held), 124 on timeout, 127 when a tool is missing.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+fw="$here/firmware"
+
+install_hint() {
+  cat >&2 <<'EOF'
+firmware.sh: no Cortex-M toolchain route is available. Install either
+  - rustup's target:  rustup target add thumbv7m-none-eabi thumbv7em-none-eabihf
+  - or Debian's toolchain and tools:
+      apt-get install -y rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm
+and, to decode the logs:
+      cargo install --locked defmt-print
+(scripts/setup.sh installs all of the Debian route.)
+EOF
+}
+
+die() {
+  echo "firmware.sh: $*" >&2
+  exit "${code:-2}"
+}
+
+usage() {
+  sed -n '2,10p' "$0" >&2
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+
+triple_of() {
+  case $1 in
+    m3 | thumbv7m-none-eabi) echo thumbv7m-none-eabi ;;
+    m4f | thumbv7em-none-eabihf) echo thumbv7em-none-eabihf ;;
+    *) die "unknown target '$1' (m3 or m4f)" ;;
+  esac
+}
+
+# Prints the route: "rustup" or "debian", or fails with what to install.
+route() {
+  local triple=$1
+  if command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx "$triple"; then
+    echo rustup
+    return
+  fi
+  if [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ]; then
+    local sysroot
+    sysroot=$(/usr/bin/rustc --print sysroot 2>/dev/null || true)
+    if [ -d "$sysroot/lib/rustlib/src/rust/library/core" ]; then
+      if command -v arm-none-eabi-ld >/dev/null 2>&1; then
+        echo debian
+        return
+      fi
+      echo "firmware.sh: Debian's rustc is there but not the ARM linker: apt-get install -y binutils-arm-none-eabi" >&2
+      install_hint
+      return 127
+    fi
+    echo "firmware.sh: Debian's rustc is there but not the library source: apt-get install -y rust-web-src" >&2
+  fi
+  install_hint
+  return 127
+}
+
+if [ "$cmd" = route ]; then
+  for t in thumbv7m-none-eabi thumbv7em-none-eabihf; do
+    r=$(route "$t") || exit 127
+    echo "$t: $r"
+  done
+  exit 0
+fi
+
+[ $# -ge 1 ] || usage
+triple=$(triple_of "$1")
+shift
+config=""
+out=""
+elf=""
+timeout_s=${OVERLIN_QEMU_TIMEOUT:-120}
+cargo_extra=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --config) config=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --elf) elf=$2; shift 2 ;;
+    --timeout) timeout_s=$2; shift 2 ;;
+    --) shift; cargo_extra=("$@"); break ;;
+    *) die "unknown option '$1'" ;;
+  esac
+done
+if [ -z "$config" ]; then
+  case $triple in
+    thumbv7m-none-eabi) config=small ;;
+    *) config=large ;;
+  esac
+fi
+features=()
+case $config in
+  small) ;;
+  large) features=(--features large) ;;
+  *) die "unknown config '$config' (small or large)" ;;
+esac
+case $triple in
+  thumbv7m-none-eabi) machine=lm3s6965evb cpu=cortex-m3 ;;
+  thumbv7em-none-eabihf) machine=mps2-an386 cpu=cortex-m4 ;;
+esac
+# A RUSTFLAGS meant for the host would replace the firmware's link arguments
+# (.cargo/config.toml); the firmware's own settings are all in that file.
+unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_TARGET
+target_dir=${CARGO_TARGET_DIR:-$fw/target}
+default_elf="$target_dir/$triple/release/overlin-firmware"
+
+build() {
+  local r
+  r=$(route "$triple") || exit 127
+  cd "$fw"
+  case $r in
+    rustup)
+      cargo build --release --locked --target "$triple" "${features[@]}" "${cargo_extra[@]}"
+      ;;
+    debian)
+      local var
+      var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER"
+      env "$var=arm-none-eabi-ld" RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+        /usr/bin/cargo build --release --locked -Zbuild-std=core --target "$triple" \
+        "${features[@]}" "${cargo_extra[@]}"
+      ;;
+  esac
+  if [ -n "$out" ]; then
+    mkdir -p "$(dirname "$out")"
+    cp "$default_elf" "$out.tmp.$$"
+    mv "$out.tmp.$$" "$out"
+  fi
+}
+
+case $cmd in
+  build)
+    build
+    ;;
+  run)
+    [ -n "$elf" ] || { build >&2; elf=$default_elf; }
+    [ -f "$elf" ] || die "no ELF at $elf"
+    for tool in qemu-system-arm defmt-print; do
+      command -v "$tool" >/dev/null 2>&1 || {
+        echo "firmware.sh: $tool not found" >&2
+        install_hint
+        exit 127
+      }
+    done
+    set +e
+    timeout --kill-after=5 "$timeout_s" qemu-system-arm -cpu "$cpu" -machine "$machine" -nographic \
+      -semihosting-config enable=on,target=native -kernel "$elf" \
+      | defmt-print -e "$elf"
+    status=("${PIPESTATUS[@]}")
+    set -e
+    if [ "${status[0]}" -eq 124 ] || [ "${status[0]}" -eq 137 ]; then
+      echo "firmware.sh: QEMU did not finish within ${timeout_s}s (the firmware hung)" >&2
+      exit 124
+    fi
+    if [ "${status[1]}" -ne 0 ]; then
+      echo "firmware.sh: defmt-print failed with status ${status[1]}" >&2
+      exit 125
+    fi
+    exit "${status[0]}"
+    ;;
+  size)
+    [ -n "$elf" ] || { build >&2; elf=$default_elf; }
+    command -v arm-none-eabi-size >/dev/null 2>&1 || {
+      echo "firmware.sh: arm-none-eabi-size not found: apt-get install -y binutils-arm-none-eabi" >&2
+      exit 127
+    }
+    arm-none-eabi-size -A "$elf" | awk '
+      $1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" { flash += $2 }
+      $1 == ".data" { data = $2 }
+      $1 == ".bss" || $1 == ".uninit" { bss += $2 }
+      END { printf "flash=%d static_ram=%d data=%d bss=%d\n", flash + data, data + bss, data, bss }'
+    ;;
+  *) usage ;;
+esac

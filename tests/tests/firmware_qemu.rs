@@ -1,0 +1,580 @@
+//! The firmware under QEMU equals the host, bit for bit (issue 4).
+//!
+//! Each test builds the firmware with `scripts/firmware.sh` (rustup's target
+//! or Debian's toolchain, whichever exists), runs it in QEMU with a time
+//! limit, decodes its `defmt` output with `defmt-print`, runs the same
+//! configuration on the host through the same code
+//! (`overlin_core::embedded`: same generator, same fixed-size `f32`
+//! trainer, same record encoding), and compares.
+//!
+//! Why bit-identity can hold: every floating-point operation of the core is
+//! an IEEE-754 basic operation (`+ − × ÷`, `sqrt`) in round-to-nearest, in
+//! a fixed order ([`overlin_core::kernels`]), and every transcendental
+//! function is `libm`'s portable code. The host (SSE), the Cortex-M3
+//! (software floating point from `compiler-builtins`) and the Cortex-M4F
+//! (single-precision FPU; `f64` in software) all round those operations
+//! correctly. Rust never contracts `a*b + c` into a fused multiply-add on
+//! its own, and the `vmla`/`vmls` instructions LLVM emits on the M4F round
+//! the product before the addition, so they give the bits of separate
+//! operations. No tolerance is used: any difference fails.
+//!
+//! When the toolchain, QEMU or `defmt-print` is missing these tests fail
+//! with the list of what to install (`scripts/setup.sh` installs it); they
+//! never skip.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use overlin_core::embedded::{
+    self, large, record_words, run_logged, small, summary_words, FirmwareConfig, RunKind,
+    RECORD_WORDS, SUMMARY_WORDS,
+};
+use overlin_core::Status;
+
+/// Firmware builds share one cargo target directory; a build and the copy
+/// of its ELF must not interleave with another build.
+static BUILD: Mutex<()> = Mutex::new(());
+
+/// Every build-time setting the firmware reads; cleared before each build
+/// so the caller's environment cannot leak into a variant.
+const SETTINGS: [&str; 5] = [
+    "OVERLIN_SEED",
+    "OVERLIN_LOG_EVERY",
+    "OVERLIN_CONSTANT_STEP",
+    "OVERLIN_FAULT",
+    "OVERLIN_BOARD",
+];
+
+/// Wall-clock limit of one QEMU run (the runs take well under a second).
+const QEMU_TIMEOUT_S: u64 = 60;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+fn script() -> PathBuf {
+    root().join("scripts").join("firmware.sh")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    M3,
+    M4F,
+}
+
+impl Target {
+    fn arg(self) -> &'static str {
+        match self {
+            Target::M3 => "m3",
+            Target::M4F => "m4f",
+        }
+    }
+}
+
+/// One firmware build: target, experiment size and build-time settings.
+struct Variant<'a> {
+    name: &'a str,
+    target: Target,
+    config: &'a str,
+    settings: &'a [(&'a str, &'a str)],
+}
+
+impl Variant<'_> {
+    fn setting(&self, key: &str) -> Option<&str> {
+        self.settings
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+    }
+
+    /// The configuration the firmware parses, parsed here from the same strings.
+    fn firmware_config(&self) -> FirmwareConfig {
+        FirmwareConfig::parse(
+            self.setting("OVERLIN_SEED"),
+            self.setting("OVERLIN_LOG_EVERY"),
+            self.setting("OVERLIN_CONSTANT_STEP"),
+        )
+        .expect("the variant's settings parse")
+    }
+}
+
+fn command_failure(what: &str, out: &std::process::Output) -> String {
+    format!(
+        "{what} failed ({}).\n--- stdout\n{}\n--- stderr\n{}\n\
+         Install the Cortex-M toolchain, QEMU and defmt-print: scripts/setup.sh, or\n  \
+         apt-get install -y rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm\n  \
+         cargo install --locked defmt-print",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Builds a variant and returns its ELF (a copy private to the variant).
+fn build(v: &Variant) -> PathBuf {
+    let elf = root()
+        .join("target")
+        .join("firmware-elf")
+        .join(format!("{}.elf", v.name));
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cmd = Command::new("bash");
+    cmd.arg(script())
+        .args(["build", v.target.arg(), "--config", v.config, "--out"])
+        .arg(&elf)
+        .env_remove("CARGO_TARGET_DIR");
+    for key in SETTINGS {
+        cmd.env_remove(key);
+    }
+    for (k, val) in v.settings {
+        cmd.env(k, val);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start bash {}: {e}", script().display()));
+    assert!(
+        out.status.success(),
+        "{}",
+        command_failure(&format!("building firmware variant `{}`", v.name), &out)
+    );
+    elf
+}
+
+/// What one QEMU run printed.
+struct Run {
+    exit: i32,
+    text: String,
+    elapsed: Duration,
+}
+
+fn run(v: &Variant, elf: &Path) -> Run {
+    let start = Instant::now();
+    let out = Command::new("bash")
+        .arg(script())
+        .args(["run", v.target.arg(), "--elf"])
+        .arg(elf)
+        .args(["--timeout", &QEMU_TIMEOUT_S.to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start bash {}: {e}", script().display()));
+    let elapsed = start.elapsed();
+    let exit = out.status.code().unwrap_or(-1);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        exit != 124,
+        "variant `{}` hung: QEMU was stopped after {QEMU_TIMEOUT_S}s\n{text}",
+        v.name
+    );
+    assert!(
+        exit != 127 && exit != 125,
+        "{}",
+        command_failure(&format!("running firmware variant `{}`", v.name), &out)
+    );
+    eprintln!(
+        "firmware variant `{}`: QEMU run took {:.3}s, exit {exit}",
+        v.name,
+        elapsed.as_secs_f64()
+    );
+    Run {
+        exit,
+        text,
+        elapsed,
+    }
+}
+
+/// Records and summaries of both runs, keyed by run code.
+#[derive(Debug, Default, PartialEq)]
+struct Trajectory {
+    records: BTreeMap<u32, Vec<[u32; RECORD_WORDS]>>,
+    summaries: BTreeMap<u32, [u32; SUMMARY_WORDS]>,
+}
+
+fn words<const K: usize>(list: &str, line: &str) -> [u32; K] {
+    let inner = list
+        .trim()
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("malformed word list in `{line}`"));
+    let v: Vec<u32> = inner
+        .split(',')
+        .map(|w| {
+            w.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("bad word in `{line}`"))
+        })
+        .collect();
+    v.try_into()
+        .unwrap_or_else(|v: Vec<u32>| panic!("expected {K} words, got {} in `{line}`", v.len()))
+}
+
+fn parse_trajectory(text: &str) -> Trajectory {
+    let mut t = Trajectory::default();
+    for line in text.lines() {
+        let (tag, rest) = match line.split_once(' ') {
+            Some(x) => x,
+            None => continue,
+        };
+        if tag != "REC" && tag != "SUM" {
+            continue;
+        }
+        let (code, list) = rest
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("malformed line `{line}`"));
+        let code: u32 = code.parse().expect("run code");
+        if tag == "REC" {
+            t.records
+                .entry(code)
+                .or_default()
+                .push(words::<RECORD_WORDS>(list, line));
+        } else {
+            let old = t.summaries.insert(code, words::<SUMMARY_WORDS>(list, line));
+            assert!(old.is_none(), "two summaries for run {code}");
+        }
+    }
+    t
+}
+
+/// `key=value` pairs of the first line starting with `tag`.
+fn fields(text: &str, tag: &str) -> BTreeMap<String, u64> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(tag))
+        .unwrap_or_else(|| panic!("no `{tag}` line in:\n{text}"));
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .filter_map(|(k, v)| v.parse().ok().map(|v| (k.to_string(), v)))
+        .collect()
+}
+
+/// The host run of the same configuration through the same code.
+macro_rules! host_trajectory {
+    ($size:ident, $config:expr) => {{
+        let config: FirmwareConfig = $config;
+        let mut t = Trajectory::default();
+        let mut statuses = Vec::new();
+        for kind in RunKind::ALL {
+            let mut trainer = embedded::firmware_trainer::<
+                { $size::S },
+                { $size::N },
+                { $size::H },
+                { $size::M },
+            >(&config, kind)
+            .expect("the experiment builds on the host");
+            let mut recs = Vec::new();
+            let (summary, tracker) =
+                run_logged(&mut trainer, &config, |r| recs.push(record_words(r)));
+            t.records.insert(kind.code(), recs);
+            t.summaries
+                .insert(kind.code(), summary_words(&summary, &tracker));
+            statuses.push(summary.status);
+        }
+        (t, statuses)
+    }};
+}
+
+fn host_for(v: &Variant) -> (Trajectory, Vec<Status>) {
+    let config = v.firmware_config();
+    match v.config {
+        "small" => host_trajectory!(small, config),
+        "large" => host_trajectory!(large, config),
+        other => panic!("unknown config {other}"),
+    }
+}
+
+/// Field names of [`record_words`], for failure messages.
+const RECORD_FIELDS: [&str; RECORD_WORDS] = [
+    "t",
+    "loss",
+    "gap",
+    "eta",
+    "alpha",
+    "beta",
+    "grad_spec",
+    "grad_sq",
+    "mu_t",
+    "k_t",
+    "rho",
+    "ratio",
+    "bound_ratio",
+    "next_gap",
+    "drift",
+    "flags",
+];
+
+fn assert_identical(v: &Variant, fw: &Trajectory, host: &Trajectory) {
+    for kind in RunKind::ALL {
+        let code = kind.code();
+        let none = Vec::new();
+        let f = fw.records.get(&code).unwrap_or(&none);
+        let h = host.records.get(&code).unwrap_or(&none);
+        for (i, (a, b)) in f.iter().zip(h).enumerate() {
+            if a != b {
+                let diffs: Vec<String> = a
+                    .iter()
+                    .zip(b)
+                    .zip(RECORD_FIELDS)
+                    .filter(|((x, y), _)| x != y)
+                    .map(|((x, y), name)| {
+                        format!(
+                            "{name}: firmware {x:#010x} ({}) host {y:#010x} ({})",
+                            f32::from_bits(*x),
+                            f32::from_bits(*y)
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "variant `{}`, run {}: logged record {i} (t = {}) differs:\n  {}",
+                    v.name,
+                    kind.name(),
+                    b[0],
+                    diffs.join("\n  ")
+                );
+            }
+        }
+        assert_eq!(
+            f.len(),
+            h.len(),
+            "variant `{}`, run {}: number of logged records",
+            v.name,
+            kind.name()
+        );
+        assert_eq!(
+            fw.summaries.get(&code),
+            host.summaries.get(&code),
+            "variant `{}`, run {}: summary words",
+            v.name,
+            kind.name()
+        );
+    }
+}
+
+/// Builds, runs, and checks a successful variant against the host; returns
+/// the firmware output.
+fn check_matches_host(v: &Variant) -> Run {
+    let elf = build(v);
+    let (host, statuses) = host_for(v);
+    for s in &statuses {
+        assert_eq!(*s, Status::Converged, "the host run converges");
+    }
+    let r = run(v, &elf);
+    assert_eq!(
+        r.exit, 0,
+        "variant `{}` must exit with success\n{}",
+        v.name, r.text
+    );
+    assert!(r.text.contains("RESULT ok exit=0"), "{}", r.text);
+    let fw = parse_trajectory(&r.text);
+    assert_identical(v, &fw, &host);
+    check_memory(v, &elf, &r);
+    r
+}
+
+/// The memory the firmware reports (`MEM` line: linker symbols and stack
+/// paint) agrees with `arm-none-eabi-size`, and the M3 leaves a quarter of
+/// its RAM and flash free.
+fn check_memory(v: &Variant, elf: &Path, r: &Run) {
+    let mem = fields(&r.text, "MEM ");
+    let out = Command::new("bash")
+        .arg(script())
+        .args(["size", v.target.arg(), "--elf"])
+        .arg(elf)
+        .output()
+        .expect("run firmware.sh size");
+    assert!(
+        out.status.success(),
+        "{}",
+        command_failure("firmware.sh size", &out)
+    );
+    let size = fields(&String::from_utf8_lossy(&out.stdout), "flash=");
+    let flash_sections = size["flash"];
+    assert_eq!(
+        mem["static_ram"], size["static_ram"],
+        "static RAM from the linker symbols vs the section sizes"
+    );
+    // The device measures the flash image from the vector table to the end
+    // of .data's load image; the section sum leaves out the alignment
+    // padding between the (4-byte aligned) sections.
+    assert!(
+        mem["flash"] >= flash_sections && mem["flash"] - flash_sections < 16,
+        "flash from the linker symbols ({}) vs the section sizes ({flash_sections})",
+        mem["flash"]
+    );
+    assert!(mem["stack_peak"] > 0 && mem["stack_peak"] < mem["stack_size"]);
+    eprintln!(
+        "firmware variant `{}` ({} {}): flash {} B, static RAM {} B (.data {} + .bss {}), peak stack {} B of {} B, QEMU {:.3}s",
+        v.name,
+        v.target.arg(),
+        v.config,
+        mem["flash"],
+        mem["static_ram"],
+        mem["data"],
+        mem["bss"],
+        mem["stack_peak"],
+        mem["stack_size"],
+        r.elapsed.as_secs_f64()
+    );
+    if v.target == Target::M3 {
+        // lm3s6965: 256 KiB flash, 64 KiB RAM; at least a quarter free.
+        let (flash, ram) = (256 * 1024u64, 64 * 1024u64);
+        assert!(
+            mem["flash"] * 4 <= flash * 3,
+            "M3 flash use {} leaves less than a quarter of {flash}",
+            mem["flash"]
+        );
+        assert!(
+            (mem["static_ram"] + mem["stack_peak"]) * 4 <= ram * 3,
+            "M3 RAM use {} + stack {} leaves less than a quarter of {ram}",
+            mem["static_ram"],
+            mem["stack_peak"]
+        );
+    }
+}
+
+#[test]
+fn m3_small_every_step_matches_host_bit_for_bit() {
+    check_matches_host(&Variant {
+        name: "m3-small-k1",
+        target: Target::M3,
+        config: "small",
+        settings: &[("OVERLIN_LOG_EVERY", "1")],
+    });
+}
+
+#[test]
+fn m4f_large_every_step_matches_host_bit_for_bit() {
+    check_matches_host(&Variant {
+        name: "m4f-large-k1",
+        target: Target::M4F,
+        config: "large",
+        settings: &[("OVERLIN_LOG_EVERY", "1")],
+    });
+}
+
+#[test]
+fn m4f_small_every_step_matches_host_bit_for_bit() {
+    check_matches_host(&Variant {
+        name: "m4f-small-k1",
+        target: Target::M4F,
+        config: "small",
+        settings: &[("OVERLIN_LOG_EVERY", "1")],
+    });
+}
+
+/// The default build logs every 10th step and the last one, and those
+/// records are the host's.
+#[test]
+fn m3_default_build_logs_every_tenth_step_and_the_last() {
+    let v = Variant {
+        name: "m3-small-default",
+        target: Target::M3,
+        config: "small",
+        settings: &[],
+    };
+    let r = check_matches_host(&v);
+    let fw = parse_trajectory(&r.text);
+    for kind in RunKind::ALL {
+        let ts: Vec<u32> = fw.records[&kind.code()].iter().map(|w| w[0]).collect();
+        let iterations = fw.summaries[&kind.code()][1];
+        let mut expected: Vec<u32> = (0..iterations)
+            .filter(|t| t % embedded::DEFAULT_LOG_EVERY == 0)
+            .collect();
+        if expected.last() != Some(&(iterations - 1)) {
+            expected.push(iterations - 1);
+        }
+        assert_eq!(ts, expected, "run {}: logged steps", kind.name());
+    }
+}
+
+/// An invalid constant step reaches the core, which refuses it: the
+/// firmware logs the reason and exits with failure (code 1), the `local`
+/// run still converges, and the host agrees record for record.
+#[test]
+fn invalid_constant_step_fails_through_defmt_not_a_hang() {
+    for (name, step) in [("m3-step-nan", "NaN"), ("m3-step-zero", "0")] {
+        let v = Variant {
+            name,
+            target: Target::M3,
+            config: "small",
+            settings: &[("OVERLIN_CONSTANT_STEP", step)],
+        };
+        let elf = build(&v);
+        let r = run(&v, &elf);
+        assert_eq!(r.exit, 1, "step {step}: exit code\n{}", r.text);
+        assert!(
+            r.text
+                .contains("ERROR run constant: the step rule gives no step: "),
+            "step {step}: the reason is logged\n{}",
+            r.text
+        );
+        assert!(r.text.contains("RESULT fail exit=1"), "{}", r.text);
+        let fw = parse_trajectory(&r.text);
+        let (host, statuses) = host_for(&v);
+        assert_eq!(statuses[0], Status::Converged);
+        assert!(
+            matches!(statuses[1], Status::RuleUnavailable(_)),
+            "the core refuses step {step}: {:?}",
+            statuses[1]
+        );
+        assert_identical(&v, &fw, &host);
+    }
+}
+
+/// A setting that does not parse is a configuration error (exit 2).
+#[test]
+fn unparsable_setting_is_a_configuration_error() {
+    let v = Variant {
+        name: "m3-step-garbage",
+        target: Target::M3,
+        config: "small",
+        settings: &[("OVERLIN_CONSTANT_STEP", "fast")],
+    };
+    assert_eq!(
+        FirmwareConfig::parse(None, None, Some("fast")),
+        Err(embedded::ConfigError::ConstantStep)
+    );
+    let elf = build(&v);
+    let r = run(&v, &elf);
+    assert_eq!(r.exit, 2, "{}", r.text);
+    assert!(
+        r.text.contains("ERROR configuration error: ConstantStep"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("RESULT fail exit=2"), "{}", r.text);
+    assert!(!r.text.contains("REC "), "no run starts");
+}
+
+/// A panic and a HardFault are reported through defmt and end the run with
+/// a failing exit code instead of hanging.
+#[test]
+fn panic_and_hardfault_report_and_exit_with_failure() {
+    for (name, fault, code, needle) in [
+        (
+            "m3-panic",
+            "panic",
+            3,
+            "ERROR panic: panicked at src/main.rs",
+        ),
+        ("m3-hardfault", "hardfault", 4, "ERROR HardFault: pc="),
+    ] {
+        let v = Variant {
+            name,
+            target: Target::M3,
+            config: "small",
+            settings: &[("OVERLIN_FAULT", fault)],
+        };
+        let elf = build(&v);
+        let r = run(&v, &elf);
+        assert_eq!(r.exit, code, "{fault}: exit code\n{}", r.text);
+        assert!(r.text.contains(needle), "{fault}: report\n{}", r.text);
+        assert!(
+            r.text.contains(&format!("RESULT fail exit={code}")),
+            "{}",
+            r.text
+        );
+    }
+}
