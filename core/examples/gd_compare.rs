@@ -53,6 +53,13 @@ fn main() {
         panic!("usage: gd_compare n m h N steps reps outdir");
     };
     let outdir = std::env::args().nth(7).expect("outdir");
+    // OVERLIN_SIMD_CAP=0|1|2 measures a lower instruction-set level (same bits).
+    if let Some(cap) = std::env::var("OVERLIN_SIMD_CAP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        overlin_core::kernels::simd::cap_level(cap);
+    }
     let dir = Path::new(&outdir);
     fs::create_dir_all(dir).unwrap();
     let p = problem(n, m, h, samples, 2025);

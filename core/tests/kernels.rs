@@ -3,6 +3,8 @@
 //! trainer carries between steps (gd.rs, `GramState`) against Grams formed
 //! afresh from the iterate, over many steps.
 
+#![allow(clippy::indexing_slicing)] // test helpers index freely
+
 use overlin_core::kernels;
 use overlin_core::nalgebra::{DMatrix, Dyn, SymmetricEigen};
 use overlin_core::Rng;
@@ -157,4 +159,118 @@ fn carried_grams_track_fresh_grams() {
         assert!(steps >= 100, "{steps} steps");
         println!("({n},{m},{h}): worst |Δα|,|Δβ| / β over {steps} steps = {worst:.2e}");
     }
+}
+
+/// The summation orders the products promise (kernels.rs, "Matrix
+/// products"), written as plain loops.
+fn ref_nn(a: &[f64], b: &[f64], r: usize, k: usize, c: usize) -> Vec<f64> {
+    let mut out = vec![0.0; r * c];
+    for j in 0..c {
+        for i in 0..r {
+            let mut s = 0.0;
+            for kk in 0..k {
+                s += a[i + kk * r] * b[kk + j * k];
+            }
+            out[i + j * r] = s;
+        }
+    }
+    out
+}
+
+fn ref_nt(a: &[f64], b: &[f64], r: usize, k: usize, c: usize) -> Vec<f64> {
+    let mut out = vec![0.0; r * c];
+    for j in 0..c {
+        for i in 0..r {
+            let mut s = 0.0;
+            for kk in 0..k {
+                s += a[i + kk * r] * b[j + kk * c];
+            }
+            out[i + j * r] = s;
+        }
+    }
+    out
+}
+
+fn ref_tn(a: &[f64], b: &[f64], r: usize, k: usize, c: usize) -> Vec<f64> {
+    let mut out = vec![0.0; r * c];
+    for j in 0..c {
+        for i in 0..r {
+            out[i + j * r] = kernels::dot(&a[i * k..(i + 1) * k], &b[j * k..(j + 1) * k]);
+        }
+    }
+    out
+}
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Every instruction-set level gives the bits of the plain loops, for sizes
+/// around every block edge; the f32 path through the same bodies too.
+#[test]
+fn products_same_bits_at_every_level() {
+    let detected = kernels::simd::detected_level();
+    let mut rng = Rng::new(9);
+    let mut levels_run = 0;
+    for level in 0..=detected {
+        kernels::simd::cap_level(level);
+        assert_eq!(kernels::simd::level(), level);
+        levels_run += 1;
+        for &(r, k, c) in &[
+            (1usize, 1usize, 1usize),
+            (3, 5, 2),
+            (4, 16, 4),
+            (5, 9, 7),
+            (17, 33, 6),
+            (20, 20, 21),
+            (33, 7, 9),
+            (64, 3, 5),
+            (20, 600, 5),
+            (7, 1000, 3),
+        ] {
+            let mut a = vec![0.0; r * k];
+            let mut b = vec![0.0; k * c];
+            for x in a.iter_mut().chain(b.iter_mut()) {
+                *x = rng.gaussian();
+            }
+            let mut out = vec![f64::NAN; r * c];
+            kernels::mm_nn(&mut out, &a, &b, r, k);
+            assert_eq!(
+                bits(&out),
+                bits(&ref_nn(&a, &b, r, k, c)),
+                "nn {r} {k} {c} level {level}"
+            );
+            kernels::mm_nt(&mut out, &a, &b, r, k);
+            assert_eq!(
+                bits(&out),
+                bits(&ref_nt(&a, &b, r, k, c)),
+                "nt {r} {k} {c} level {level}"
+            );
+            let mut at = vec![0.0; k * r];
+            at.copy_from_slice(&a);
+            kernels::mm_tn(&mut out, &at, &b, r, k);
+            assert_eq!(
+                bits(&out),
+                bits(&ref_tn(&at, &b, r, k, c)),
+                "tn {r} {k} {c} level {level}"
+            );
+            // f32 through the same bodies: compare against level 0.
+            let a32: Vec<f32> = a.iter().map(|&x| x as f32).collect();
+            let b32: Vec<f32> = b.iter().map(|&x| x as f32).collect();
+            let mut o32 = vec![0.0f32; r * c];
+            kernels::mm_nn(&mut o32, &a32, &b32, r, k);
+            let cur = kernels::simd::level();
+            kernels::simd::cap_level(0);
+            let mut base32 = vec![0.0f32; r * c];
+            kernels::mm_nn(&mut base32, &a32, &b32, r, k);
+            kernels::simd::cap_level(cur);
+            assert_eq!(o32, base32);
+            assert!(o32
+                .iter()
+                .zip(&base32)
+                .all(|(x, y)| x.to_bits() == y.to_bits()));
+        }
+    }
+    kernels::simd::cap_level(u8::MAX - 1);
+    println!("levels compared: {levels_run} (detected {detected})");
 }
