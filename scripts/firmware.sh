@@ -6,6 +6,10 @@
 #   scripts/firmware.sh size   TARGET [--config small|large] [--elf FILE]
 #   scripts/firmware.sh route         (which toolchain route would be used)
 #
+# --board stm32f411 (with TARGET m4f) builds for an STM32F411CE "Black Pill"
+# instead of QEMU: memory layout memory/stm32f411.x, defmt over RTT; `run`
+# then flashes and runs it with `probe-rs run --chip STM32F411CEUx`.
+#
 # TARGET: m3  = thumbv7m-none-eabi,    QEMU -machine lm3s6965evb (default config small)
 #         m4f = thumbv7em-none-eabihf, QEMU -machine mps2-an386  (default config large)
 #
@@ -28,7 +32,7 @@ fw="$here/firmware"
 
 install_hint() {
   cat >&2 <<'EOF'
-firmware.sh: no Cortex-M toolchain route is available. Install either
+To build and run the firmware, install either
   - rustup's target:  rustup target add thumbv7m-none-eabi thumbv7em-none-eabihf
   - or Debian's toolchain and tools:
       apt-get install -y rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm
@@ -80,6 +84,8 @@ route() {
       return 127
     fi
     echo "firmware.sh: Debian's rustc is there but not the library source: apt-get install -y rust-web-src" >&2
+  else
+    echo "firmware.sh: no Cortex-M toolchain: rustup has no $triple target and Debian's rustc/cargo are not installed" >&2
   fi
   install_hint
   return 127
@@ -97,6 +103,7 @@ fi
 triple=$(triple_of "$1")
 shift
 config=""
+board=""
 out=""
 elf=""
 timeout_s=${OVERLIN_QEMU_TIMEOUT:-120}
@@ -104,6 +111,7 @@ cargo_extra=()
 while [ $# -gt 0 ]; do
   case $1 in
     --config) config=$2; shift 2 ;;
+    --board) board=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --elf) elf=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
@@ -126,6 +134,19 @@ esac
 case $triple in
   thumbv7m-none-eabi) machine=lm3s6965evb cpu=cortex-m3 ;;
   thumbv7em-none-eabihf) machine=mps2-an386 cpu=cortex-m4 ;;
+esac
+case $board in
+  "") ;;
+  stm32f411)
+    [ "$triple" = thumbv7em-none-eabihf ] || die "board stm32f411 is a Cortex-M4F: use target m4f"
+    if [ "$config" = large ]; then
+      features=(--no-default-features --features rtt,large)
+    else
+      features=(--no-default-features --features rtt)
+    fi
+    export OVERLIN_BOARD=stm32f411
+    ;;
+  *) die "unknown board '$board' (known: stm32f411; QEMU needs no board)" ;;
 esac
 # A RUSTFLAGS meant for the host would replace the firmware's link arguments
 # (.cargo/config.toml); the firmware's own settings are all in that file.
@@ -163,9 +184,16 @@ case $cmd in
   run)
     [ -n "$elf" ] || { build >&2; elf=$default_elf; }
     [ -f "$elf" ] || die "no ELF at $elf"
+    if [ -n "$board" ]; then
+      command -v probe-rs >/dev/null 2>&1 || {
+        echo "firmware.sh: probe-rs not found: cargo install --locked probe-rs-tools" >&2
+        exit 127
+      }
+      exec probe-rs run --chip STM32F411CEUx "$elf"
+    fi
     for tool in qemu-system-arm defmt-print; do
       command -v "$tool" >/dev/null 2>&1 || {
-        echo "firmware.sh: $tool not found" >&2
+        echo "firmware.sh: $tool not found (needed to run the firmware under QEMU and decode its log)" >&2
         install_hint
         exit 127
       }

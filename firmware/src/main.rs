@@ -90,7 +90,7 @@ fn main() -> ! {
         },
         code
     );
-    semihosting::process::exit(code)
+    finish(code)
 }
 
 fn run() -> i32 {
@@ -275,7 +275,17 @@ mod memory {
 
 static IN_FAULT: AtomicBool = AtomicBool::new(false);
 
-fn fail_fast(code: i32) -> ! {
+/// Ends the program with `code` through semihosting (QEMU, or probe-rs on a
+/// board). On a board running without a debugger there is nobody to take
+/// the exit call (the breakpoint would fault), so the core parks instead;
+/// the log stays in the RTT buffer.
+fn finish(code: i32) -> ! {
+    #[cfg(feature = "rtt")]
+    if !cortex_m::peripheral::DCB::is_debugger_attached() {
+        loop {
+            cortex_m::asm::wfi();
+        }
+    }
     semihosting::process::exit(code)
 }
 
@@ -285,7 +295,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         defmt::error!("panic: {}", defmt::Display2Format(info));
         defmt::println!("RESULT fail exit={=i32}", exit_code::PANIC);
     }
-    fail_fast(exit_code::PANIC)
+    finish(exit_code::PANIC)
 }
 
 #[exception]
@@ -299,7 +309,7 @@ unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
         );
         defmt::println!("RESULT fail exit={=i32}", exit_code::FAULT);
     }
-    fail_fast(exit_code::FAULT)
+    finish(exit_code::FAULT)
 }
 
 #[exception]
@@ -308,5 +318,5 @@ unsafe fn DefaultHandler(irqn: i16) {
         defmt::error!("unexpected exception or interrupt {=i16}", irqn);
         defmt::println!("RESULT fail exit={=i32}", exit_code::FAULT);
     }
-    fail_fast(exit_code::FAULT)
+    finish(exit_code::FAULT)
 }
