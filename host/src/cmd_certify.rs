@@ -53,7 +53,7 @@ pub fn format_certificate(c: &CertifyResult) -> String {
             "  T(eps = {:.3e})    {}\n",
             a.tol,
             a.iterations_to_tol
-                .map(|t| format!("{t} iterations guaranteed with any steps <= eta_bar"))
+                .map(|t| format!("{t} iterations guaranteed with steps eta_t = eta_bar (or min(local step, eta_bar))"))
                 .unwrap_or_else(|| "-".into())
         );
     } else {
