@@ -307,7 +307,7 @@ const TN_KB: usize = 64;
 /// `a[8q+l, i] b[8q+l, j]` over q ascending, remainder last, then [`dot`]'s
 /// tree), so each output has exactly [`dot`]'s bits.
 #[inline(always)]
-fn tn_rows_across<T: Real, const MI: usize>(
+fn tn_rows_across<T: Real, const MI: usize, const KB: usize>(
     c: &mut [T],
     a: &[T],
     b: &[T],
@@ -315,7 +315,7 @@ fn tn_rows_across<T: Real, const MI: usize>(
     k: usize,
     i0: usize,
 ) {
-    let mut at = [[T::zero(); MI]; TN_KB];
+    let mut at = [[T::zero(); MI]; KB];
     for (i, acol) in a.chunks_exact(k).skip(i0).take(MI).enumerate() {
         for (row, &x) in at.iter_mut().zip(acol) {
             if let Some(y) = row.get_mut(i) {
@@ -353,16 +353,25 @@ fn tn_rows_across<T: Real, const MI: usize>(
     }
 }
 
-/// Body of [`mm_tn`]: for short columns (`k ≤ 64`, e.g. `B = W₁ᵀG` with
+/// Body of [`mm_tn`]: for short columns (`8 ≤ k ≤ 64`, e.g. `B = W₁ᵀG` with
 /// `k = n`) row blocks of `MI` vectorized across outputs; otherwise, and for
 /// the last rows, blocks of 2×2 dot products (each column of `A` and `B`
 /// read once per block instead of once per output).
 #[inline(always)]
 fn mm_tn_body<T: Real, const MI: usize>(c: &mut [T], a: &[T], b: &[T], r: usize, k: usize) {
     let mut i_start = 0;
+    // At least one full eight-lane chunk, or the transposition costs more
+    // than it saves.
     if k <= TN_KB {
         while i_start + MI <= r {
-            tn_rows_across::<T, MI>(c, a, b, r, k, i_start);
+            // A stack block no taller than needed (it is zeroed each time).
+            if k <= 8 {
+                tn_rows_across::<T, MI, 8>(c, a, b, r, k, i_start);
+            } else if k <= 24 {
+                tn_rows_across::<T, MI, 24>(c, a, b, r, k, i_start);
+            } else {
+                tn_rows_across::<T, MI, TN_KB>(c, a, b, r, k, i_start);
+            }
             i_start += MI;
         }
     }
@@ -913,11 +922,22 @@ pub fn sym_extremes<T: Real>(a: &mut [T], p: usize, work: &mut [T], want_min: bo
     // Laguerre from outside the spectrum towards each wanted end; the two
     // ends are independent recurrences run in lockstep (their divisions
     // overlap), each stopping on its own rule.
+    // e²ᵢ₋₁ beside dᵢ (e²₋₁ = 0), so the recurrence below walks two slices.
+    for (w, i) in work.iter_mut().zip(0..p) {
+        *w = if i > 0 {
+            e(i - 1) * e(i - 1)
+        } else {
+            T::zero()
+        };
+    }
+    let work: &[T] = work;
+    let a: &[T] = a;
     let mut x = [hi + atol, lo - atol];
     let mut active = [true, want_min];
     for _ in 0..128 {
         // G = f'/f and f''/f of f(x) = det(T − xI) = Π qᵢ, from the pivots
-        // qᵢ = dᵢ − x − e²ᵢ₋₁/qᵢ₋₁ and their x-derivatives.
+        // qᵢ = dᵢ − x − e²ᵢ₋₁/qᵢ₋₁ and their x-derivatives (starting from
+        // r = 1/q₋₁ = 0, q₋₁' = q₋₁'' = 0, which gives q₀ = d₀ − x exactly).
         let mut g = [T::zero(); 2];
         let mut f2 = [T::zero(); 2];
         let mut r = [T::zero(); 2];
@@ -925,13 +945,7 @@ pub fn sym_extremes<T: Real>(a: &mut [T], p: usize, work: &mut [T], want_min: bo
         let mut d2q = [T::zero(); 2];
         // Negative pivots: the number of eigenvalues below x (Sturm count).
         let mut below = [0usize; 2];
-        for i in 0..p {
-            let di = d(i);
-            let e2 = if i > 0 {
-                e(i - 1) * e(i - 1)
-            } else {
-                T::zero()
-            };
+        for (&di, &e2) in a.iter().step_by(p + 1).zip(work) {
             for ((((xj, rj), dqj), d2qj), ((gj, f2j), bj)) in x
                 .iter()
                 .zip(r.iter_mut())
@@ -939,16 +953,10 @@ pub fn sym_extremes<T: Real>(a: &mut [T], p: usize, work: &mut [T], want_min: bo
                 .zip(d2q.iter_mut())
                 .zip(g.iter_mut().zip(f2.iter_mut()).zip(below.iter_mut()))
             {
-                let (q, dqi, d2qi) = if i == 0 {
-                    (di - *xj, -T::one(), T::zero())
-                } else {
-                    let r2 = *rj * *rj;
-                    (
-                        di - *xj - e2 * *rj,
-                        e2 * *dqj * r2 - T::one(),
-                        e2 * (*d2qj * r2 - (*dqj + *dqj) * *dqj * r2 * *rj),
-                    )
-                };
+                let r2 = *rj * *rj;
+                let q = di - *xj - e2 * *rj;
+                let dqi = e2 * *dqj * r2 - T::one();
+                let d2qi = e2 * (*d2qj * r2 - (*dqj + *dqj) * *dqj * r2 * *rj);
                 let q = if abs(q) < pivmin { -pivmin } else { q };
                 if q < T::zero() {
                     *bj += 1;
