@@ -160,13 +160,13 @@ build() {
   cd "$fw"
   case $r in
     rustup)
-      cargo build --release --locked --target "$triple" "${features[@]}" "${cargo_extra[@]}"
+      cargo build --release --target "$triple" "${features[@]}" "${cargo_extra[@]}"
       ;;
     debian)
       local var
       var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER"
       env "$var=arm-none-eabi-ld" RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-        /usr/bin/cargo build --release --locked -Zbuild-std=core --target "$triple" \
+        /usr/bin/cargo build --release -Zbuild-std=core --target "$triple" \
         "${features[@]}" "${cargo_extra[@]}"
       ;;
   esac

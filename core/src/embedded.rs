@@ -214,7 +214,7 @@ impl Default for FirmwareConfig {
 
 impl FirmwareConfig {
     /// Parses the build-time settings (`OVERLIN_SEED`, `OVERLIN_LOG_EVERY`,
-    /// `OVERLIN_CONSTANT_STEP`; `None` = default). The firmware passes
+    /// `OVERLIN_CONSTANT_STEP`; `None` or empty = default). The firmware passes
     /// `option_env!(..)`, the host test the same strings.
     pub fn parse(
         seed: Option<&str>,
@@ -222,17 +222,22 @@ impl FirmwareConfig {
         constant_step: Option<&str>,
     ) -> Result<Self, ConfigError> {
         let mut c = Self::default();
+        // An empty setting (`OVERLIN_SEED=`) means "not set".
+        fn set(s: Option<&str>) -> Option<&str> {
+            s.map(str::trim).filter(|s| !s.is_empty())
+        }
+        let (seed, log_every, constant_step) = (set(seed), set(log_every), set(constant_step));
         if let Some(s) = seed {
-            c.seed = s.trim().parse().map_err(|_| ConfigError::Seed)?;
+            c.seed = s.parse().map_err(|_| ConfigError::Seed)?;
         }
         if let Some(s) = log_every {
-            c.log_every = s.trim().parse().map_err(|_| ConfigError::LogEvery)?;
+            c.log_every = s.parse().map_err(|_| ConfigError::LogEvery)?;
             if c.log_every == 0 {
                 return Err(ConfigError::LogEvery);
             }
         }
         if let Some(s) = constant_step {
-            c.constant_step = s.trim().parse().map_err(|_| ConfigError::ConstantStep)?;
+            c.constant_step = s.parse().map_err(|_| ConfigError::ConstantStep)?;
         }
         Ok(c)
     }
@@ -444,5 +449,111 @@ pub fn unavailable_reason(s: &Status) -> Option<RuleUnavailable> {
     match s {
         Status::RuleUnavailable(why) => Some(*why),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_defaults_empty_and_errors() {
+        let d = FirmwareConfig::default();
+        assert_eq!(FirmwareConfig::parse(None, None, None), Ok(d));
+        assert_eq!(FirmwareConfig::parse(Some(""), Some(" "), Some("")), Ok(d));
+        let c = FirmwareConfig::parse(Some("7"), Some("3"), Some("0.25")).unwrap();
+        assert_eq!((c.seed, c.log_every, c.constant_step), (7, 3, 0.25));
+        assert_eq!(
+            FirmwareConfig::parse(Some("-1"), None, None),
+            Err(ConfigError::Seed)
+        );
+        assert_eq!(
+            FirmwareConfig::parse(None, Some("0"), None),
+            Err(ConfigError::LogEvery)
+        );
+        assert_eq!(
+            FirmwareConfig::parse(None, None, Some("fast")),
+            Err(ConfigError::ConstantStep)
+        );
+        // Invalid steps parse: the core must be the one to refuse them.
+        let nan = FirmwareConfig::parse(None, None, Some("NaN")).unwrap();
+        assert!(nan.constant_step.is_nan());
+    }
+
+    #[test]
+    fn both_runs_of_both_sizes_converge_with_every_certificate_held() {
+        let config = FirmwareConfig::default();
+        for kind in RunKind::ALL {
+            let mut tr =
+                firmware_trainer::<{ small::S }, { small::N }, { small::H }, { small::M }>(
+                    &config, kind,
+                )
+                .unwrap();
+            let (s, t) = run_logged(&mut tr, &config, |_| {});
+            assert!(run_succeeded(&s, &t), "small {kind:?}: {s:?}");
+            let mut tr =
+                firmware_trainer::<{ large::S }, { large::N }, { large::H }, { large::M }>(
+                    &config, kind,
+                )
+                .unwrap();
+            let (s, t) = run_logged(&mut tr, &config, |_| {});
+            assert!(run_succeeded(&s, &t), "large {kind:?}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_constant_step_is_refused_by_the_core() {
+        for step in ["0", "-0.1", "NaN", "inf"] {
+            let config = FirmwareConfig::parse(None, None, Some(step)).unwrap();
+            let mut tr =
+                firmware_trainer::<{ small::S }, { small::N }, { small::H }, { small::M }>(
+                    &config,
+                    RunKind::Constant,
+                )
+                .unwrap();
+            let (s, t) = run_logged(&mut tr, &config, |_| {});
+            assert!(
+                matches!(s.status, Status::RuleUnavailable(_)),
+                "step {step}: {:?}",
+                s.status
+            );
+            assert_eq!(s.iterations, 0);
+            assert!(!run_succeeded(&s, &t));
+        }
+    }
+
+    #[test]
+    fn logs_every_kth_step_and_the_last() {
+        let config = FirmwareConfig::parse(None, Some("4"), None).unwrap();
+        let mut tr = firmware_trainer::<{ small::S }, { small::N }, { small::H }, { small::M }>(
+            &config,
+            RunKind::Local,
+        )
+        .unwrap();
+        let mut logged = heapless::Vec::<usize, 64>::new();
+        let (s, _) = run_logged(&mut tr, &config, |r| {
+            let _ = logged.push(r.t);
+        });
+        let last = s.iterations - 1;
+        for (i, &t) in logged.iter().enumerate() {
+            assert!(t % 4 == 0 || (t == last && i == logged.len() - 1), "{t}");
+        }
+        assert_eq!(logged.last(), Some(&last));
+        assert_eq!(logged.len(), last / 4 + 1 + usize::from(last % 4 != 0));
+    }
+
+    #[test]
+    fn record_words_hold_the_bits() {
+        let r = StepRecord {
+            t: 5,
+            loss: 1.5f32,
+            eta: -0.0,
+            ..StepRecord::default()
+        };
+        let w = record_words(&r);
+        assert_eq!(w[0], 5);
+        assert_eq!(w[1], 1.5f32.to_bits());
+        assert_eq!(w[3], 0x8000_0000);
+        assert_eq!(w[RECORD_WORDS - 1], 0);
     }
 }

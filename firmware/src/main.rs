@@ -142,6 +142,16 @@ fn run() -> i32 {
                 kind.code(),
                 &embedded::record_words(r)[..]
             );
+            defmt::println!(
+                "  {=str} t={=usize} gap={=f32} eta={=f32} rho={=f32} ratio={=f32} certified={=bool}",
+                kind.name(),
+                r.t,
+                r.gap,
+                r.eta,
+                r.cert.rho,
+                r.check.ratio,
+                r.check.holds
+            );
         });
         defmt::println!(
             "SUM {=u32} {=[?]}",

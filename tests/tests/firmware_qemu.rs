@@ -578,3 +578,44 @@ fn panic_and_hardfault_report_and_exit_with_failure() {
         );
     }
 }
+
+/// Versions of a package in a `Cargo.lock`.
+fn locked_versions(lock: &Path, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(lock)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", lock.display()));
+    let header = format!("name = \"{name}\"\nversion = \"");
+    text.split("[[package]]\n")
+        .filter_map(|p| p.strip_prefix(&header))
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The firmware is its own workspace with its own `Cargo.lock`; the crates
+/// whose floating-point code the trajectories run through must be the same
+/// versions as the host's, or bit-identity would be comparing two programs.
+#[test]
+fn firmware_lock_pins_the_hosts_numeric_crates() {
+    let root_lock = root().join("Cargo.lock");
+    let fw_lock = root().join("firmware").join("Cargo.lock");
+    for name in [
+        "libm",
+        "nalgebra",
+        "simba",
+        "num-traits",
+        "num-complex",
+        "approx",
+        "rand_core",
+        "rand_xoshiro",
+        "heapless",
+    ] {
+        let host = locked_versions(&root_lock, name);
+        let fw = locked_versions(&fw_lock, name);
+        assert!(!fw.is_empty(), "{name} is not in firmware/Cargo.lock");
+        assert_eq!(
+            host, fw,
+            "{name}: workspace Cargo.lock has {host:?}, firmware/Cargo.lock has {fw:?} \
+             (run `cargo update -p {name} --precise ...` in firmware/)"
+        );
+    }
+}
