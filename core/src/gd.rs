@@ -235,7 +235,8 @@ struct GramState<T: Real, N: nalgebra::Dim, M: nalgebra::Dim>
 where
     DefaultAllocator: nalgebra::allocator::Allocator<N, N>
         + nalgebra::allocator::Allocator<M, M>
-        + nalgebra::allocator::Allocator<N, M>,
+        + nalgebra::allocator::Allocator<N, M>
+        + nalgebra::allocator::Allocator<M>,
 {
     g1: OMatrix<T, N, N>,
     g2: OMatrix<T, M, M>,
@@ -244,6 +245,9 @@ where
     s2: OMatrix<T, M, M>,
     q2: OMatrix<T, M, M>,
     tmp: OMatrix<T, N, M>,
+    /// `GᵀG` and its scratch when `n = m` (the three eigenproblems together).
+    gg: OMatrix<T, M, M>,
+    gg_work: OVector<T, M>,
     /// Steps since the Grams were last formed.
     age: usize,
     /// `g1`, `g2` belong to the current iterate.
@@ -258,7 +262,8 @@ impl<T: Real, N: nalgebra::Dim, M: nalgebra::Dim> GramState<T, N, M>
 where
     DefaultAllocator: nalgebra::allocator::Allocator<N, N>
         + nalgebra::allocator::Allocator<M, M>
-        + nalgebra::allocator::Allocator<N, M>,
+        + nalgebra::allocator::Allocator<N, M>
+        + nalgebra::allocator::Allocator<M>,
 {
     fn new(n: N, m: M, hidden: usize) -> Self {
         Self {
@@ -269,6 +274,8 @@ where
             s2: OMatrix::zeros_generic(m, m),
             q2: OMatrix::zeros_generic(m, m),
             tmp: OMatrix::zeros_generic(n, m),
+            gg: OMatrix::zeros_generic(m, m),
+            gg_work: OVector::zeros_generic(m, U1),
             age: 0,
             valid: false,
             pending: false,
@@ -551,22 +558,43 @@ where
         let (n, h, m) = self.net.shape();
         ws.grams.current(&self.net);
         ws.gram_n.copy_from(&ws.grams.g1);
-        let (min1, max1) =
-            kernels::sym_extremes(ws.gram_n.as_mut_slice(), n, ws.eig_n.as_mut_slice(), h >= n);
         ws.gram_m.copy_from(&ws.grams.g2);
-        let (min2, max2) =
-            kernels::sym_extremes(ws.gram_m.as_mut_slice(), m, ws.eig_m.as_mut_slice(), h >= m);
+        let ((min1, max1), (min2, max2), grad_sq_max) = if n == m {
+            // All three eigenproblems are n×n: solve them together.
+            gram_cols(&ws.g, &mut ws.grams.gg);
+            let [e1, e2, eg] = kernels::sym_extremes3(
+                [
+                    ws.gram_n.as_mut_slice(),
+                    ws.gram_m.as_mut_slice(),
+                    ws.grams.gg.as_mut_slice(),
+                ],
+                [
+                    ws.eig_n.as_mut_slice(),
+                    ws.eig_m.as_mut_slice(),
+                    ws.grams.gg_work.as_mut_slice(),
+                ],
+                n,
+                [h >= n, h >= m, false],
+            );
+            (e1, e2, eg.1)
+        } else {
+            let e1 =
+                kernels::sym_extremes(ws.gram_n.as_mut_slice(), n, ws.eig_n.as_mut_slice(), h >= n);
+            let e2 =
+                kernels::sym_extremes(ws.gram_m.as_mut_slice(), m, ws.eig_m.as_mut_slice(), h >= m);
+            let eg = if m <= n {
+                gram_cols(&ws.g, &mut ws.gram_m);
+                kernels::sym_extremes(ws.gram_m.as_mut_slice(), m, ws.eig_m.as_mut_slice(), false)
+            } else {
+                gram_rows(&ws.g, &mut ws.gram_n);
+                kernels::sym_extremes(ws.gram_n.as_mut_slice(), n, ws.eig_n.as_mut_slice(), false)
+            };
+            (e1, e2, eg.1)
+        };
         // σ_n(W₁)² is 0 when h < n (rank), likewise σ_m(W₂)² (THEORY §1).
         let a1 = if h >= n { pos(min1) } else { T::zero() };
         let a2 = if h >= m { pos(min2) } else { T::zero() };
         let beta = pos(max1) + pos(max2);
-        let grad_sq_max = if m <= n {
-            gram_cols(&ws.g, &mut ws.gram_m);
-            kernels::sym_extremes(ws.gram_m.as_mut_slice(), m, ws.eig_m.as_mut_slice(), false).1
-        } else {
-            gram_rows(&ws.g, &mut ws.gram_n);
-            kernels::sym_extremes(ws.gram_n.as_mut_slice(), n, ws.eig_n.as_mut_slice(), false).1
-        };
         let grad_spec = sqrt(pos(grad_sq_max));
         let grad_sq = kernels::sum_sq(ws.a.as_slice()) + kernels::sum_sq(ws.b.as_slice());
         ws.grams.prepare(&ws.g, &ws.p);

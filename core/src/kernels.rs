@@ -353,7 +353,7 @@ fn tn_rows_across<T: Real, const MI: usize, const KB: usize>(
     }
 }
 
-/// Body of [`mm_tn`]: for short columns (`8 ≤ k ≤ 64`, e.g. `B = W₁ᵀG` with
+/// Body of [`mm_tn`]: for short columns (`k ≤ 64`, e.g. `B = W₁ᵀG` with
 /// `k = n`) row blocks of `MI` vectorized across outputs; otherwise, and for
 /// the last rows, blocks of 2×2 dot products (each column of `A` and `B`
 /// read once per block instead of once per output).
@@ -891,72 +891,164 @@ pub fn compensated_sum<T: Real>(terms: impl IntoIterator<Item = T>) -> T {
 /// a fixed order and a fixed stopping rule, so the result is the same bits
 /// on every target.
 pub fn sym_extremes<T: Real>(a: &mut [T], p: usize, work: &mut [T], want_min: bool) -> (T, T) {
-    if p == 0 {
+    let Some(t) = tridiagonal(a, p, work) else {
         return (T::zero(), T::zero());
+    };
+    let (d, e2) = (a.get(..p).unwrap_or(&[]), work.get(..p).unwrap_or(&[]));
+    let [lmax, lmin] = laguerre([d, d], [e2, e2], p, [(t, true, true), (t, false, want_min)]);
+    (if want_min { lmin } else { T::zero() }, lmax)
+}
+
+/// [`sym_extremes`] of three matrices of the same size at once (`mats[i]`
+/// with scratch `works[i]`, `λ_min` only where `want_min[i]`): the same
+/// bits as three calls, faster for small `p`, where each call's recurrences
+/// wait on their divisions and the three can overlap.
+pub fn sym_extremes3<T: Real>(
+    mats: [&mut [T]; 3],
+    works: [&mut [T]; 3],
+    p: usize,
+    want_min: [bool; 3],
+) -> [(T, T); 3] {
+    let [a0, a1, a2] = mats;
+    let [w0, w1, w2] = works;
+    let (Some(t0), Some(t1), Some(t2)) = (
+        tridiagonal(a0, p, w0),
+        tridiagonal(a1, p, w1),
+        tridiagonal(a2, p, w2),
+    ) else {
+        return [(T::zero(), T::zero()); 3];
+    };
+    let (a0, a1, a2): (&[T], &[T], &[T]) = (a0, a1, a2);
+    let (w0, w1, w2): (&[T], &[T], &[T]) = (w0, w1, w2);
+    let [m0, n0, m1, n1, m2, n2] = laguerre(
+        [a0, a0, a1, a1, a2, a2],
+        [w0, w0, w1, w1, w2, w2],
+        p,
+        [
+            (t0, true, true),
+            (t0, false, want_min[0]),
+            (t1, true, true),
+            (t1, false, want_min[1]),
+            (t2, true, true),
+            (t2, false, want_min[2]),
+        ],
+    );
+    let pick = |lmin: T, lmax: T, w: bool| (if w { lmin } else { T::zero() }, lmax);
+    [
+        pick(n0, m0, want_min[0]),
+        pick(n1, m1, want_min[1]),
+        pick(n2, m2, want_min[2]),
+    ]
+}
+
+/// Bounds of the spectrum of a tridiagonal matrix and the tolerances of
+/// the iteration on it.
+#[derive(Clone, Copy)]
+struct Tridiagonal<T> {
+    /// Gershgorin interval.
+    lo: T,
+    hi: T,
+    /// Pivots below this are replaced by −pivmin (LAPACK's dstebz).
+    pivmin: T,
+    /// Absolute accuracy the reduction leaves: ε‖T‖.
+    atol: T,
+}
+
+/// Reduces the symmetric `p×p` `a` to tridiagonal form and lays it out for
+/// [`laguerre`]: on return `a[..p]` holds the diagonal `dᵢ` and `work[..p]`
+/// the squared off-diagonal `e²ᵢ₋₁` (`e²₋₁ = 0`). `None` when `p = 0`.
+fn tridiagonal<T: Real>(a: &mut [T], p: usize, work: &mut [T]) -> Option<Tridiagonal<T>> {
+    if p == 0 || a.len() < p * p || work.len() < p {
+        return None;
     }
     tridiagonalize(a, p, work);
     // Diagonal d_i = a_ii, off-diagonal e_i = a_{i+1,i}.
-    let d = |i: usize| rd(a, i + i * p);
-    let e = |i: usize| rd(a, i + 1 + i * p);
+    let d = |a: &[T], i: usize| rd(a, i + i * p);
+    let e = |a: &[T], i: usize| rd(a, i + 1 + i * p);
     let mut lo = T::zero();
     let mut hi = T::zero();
     let mut emax_sq = T::zero();
     for i in 0..p {
-        let left = if i > 0 { abs(e(i - 1)) } else { T::zero() };
-        let right = if i + 1 < p { abs(e(i)) } else { T::zero() };
+        let left = if i > 0 { abs(e(a, i - 1)) } else { T::zero() };
+        let right = if i + 1 < p { abs(e(a, i)) } else { T::zero() };
         let r = left + right;
-        if i == 0 || d(i) - r < lo {
-            lo = d(i) - r;
+        let di = d(a, i);
+        if i == 0 || di - r < lo {
+            lo = di - r;
         }
-        if i == 0 || d(i) + r > hi {
-            hi = d(i) + r;
+        if i == 0 || di + r > hi {
+            hi = di + r;
         }
         if i + 1 < p {
-            emax_sq = max(emax_sq, e(i) * e(i));
+            emax_sq = max(emax_sq, e(a, i) * e(a, i));
         }
     }
-    // Pivots below `pivmin` are replaced by −pivmin (LAPACK's dstebz).
-    let pivmin = T::MIN_POSITIVE * max(T::one(), emax_sq);
-    let atol = T::EPSILON * max(abs(lo), abs(hi)) + pivmin;
-    let pt = T::of_usize(p);
-    // Laguerre from outside the spectrum towards each wanted end; the two
-    // ends are independent recurrences run in lockstep (their divisions
-    // overlap), each stopping on its own rule.
-    // e²ᵢ₋₁ beside dᵢ (e²₋₁ = 0), so the recurrence below walks two slices.
     for (w, i) in work.iter_mut().zip(0..p) {
         *w = if i > 0 {
-            e(i - 1) * e(i - 1)
+            e(a, i - 1) * e(a, i - 1)
         } else {
             T::zero()
         };
     }
-    let work: &[T] = work;
-    let a: &[T] = a;
-    let mut x = [hi + atol, lo - atol];
-    let mut active = [true, want_min];
+    // dᵢ moves to a[i]; the diagonal entries still to be read sit at
+    // j(p+1) > i, so none is overwritten before it is read.
+    for i in 0..p {
+        let di = d(a, i);
+        wr(a, i, di);
+    }
+    let pivmin = T::MIN_POSITIVE * max(T::one(), emax_sq);
+    Some(Tridiagonal {
+        lo,
+        hi,
+        pivmin,
+        atol: T::EPSILON * max(abs(lo), abs(hi)) + pivmin,
+    })
+}
+
+/// Laguerre's iteration for `L` independent lanes in lockstep (the
+/// divisions of one lane overlap those of the others). Lane `j` works on
+/// the tridiagonal `(d[j], e2[j])` of size `p` with bounds `lanes[j].0`,
+/// towards its largest eigenvalue when `lanes[j].1` (from above) or its
+/// smallest (from below); a lane with `lanes[j].2 == false` is idle. Each
+/// lane's arithmetic is the same whatever the other lanes do.
+fn laguerre<T: Real, const L: usize>(
+    d: [&[T]; L],
+    e2: [&[T]; L],
+    p: usize,
+    lanes: [(Tridiagonal<T>, bool, bool); L],
+) -> [T; L] {
+    let pt = T::of_usize(p);
+    let mut x = lanes.map(|(t, above, _)| if above { t.hi + t.atol } else { t.lo - t.atol });
+    let mut active = lanes.map(|(_, _, on)| on);
     for _ in 0..128 {
         // G = f'/f and f''/f of f(x) = det(T − xI) = Π qᵢ, from the pivots
         // qᵢ = dᵢ − x − e²ᵢ₋₁/qᵢ₋₁ and their x-derivatives (starting from
         // r = 1/q₋₁ = 0, q₋₁' = q₋₁'' = 0, which gives q₀ = d₀ − x exactly).
-        let mut g = [T::zero(); 2];
-        let mut f2 = [T::zero(); 2];
-        let mut r = [T::zero(); 2];
-        let mut dq = [T::zero(); 2];
-        let mut d2q = [T::zero(); 2];
+        let mut g = [T::zero(); L];
+        let mut f2 = [T::zero(); L];
+        let mut r = [T::zero(); L];
+        let mut dq = [T::zero(); L];
+        let mut d2q = [T::zero(); L];
         // Negative pivots: the number of eigenvalues below x (Sturm count).
-        let mut below = [0usize; 2];
-        for (&di, &e2) in a.iter().step_by(p + 1).zip(work) {
-            for ((((xj, rj), dqj), d2qj), ((gj, f2j), bj)) in x
+        let mut below = [0usize; L];
+        for i in 0..p {
+            for (((((((xj, rj), dqj), d2qj), (gj, f2j)), bj), (dj, ej)), lane) in x
                 .iter()
                 .zip(r.iter_mut())
                 .zip(dq.iter_mut())
                 .zip(d2q.iter_mut())
-                .zip(g.iter_mut().zip(f2.iter_mut()).zip(below.iter_mut()))
+                .zip(g.iter_mut().zip(f2.iter_mut()))
+                .zip(below.iter_mut())
+                .zip(d.iter().zip(e2.iter()))
+                .zip(lanes.iter())
             {
+                let di = rd(dj, i);
+                let e2i = rd(ej, i);
+                let pivmin = lane.0.pivmin;
                 let r2 = *rj * *rj;
-                let q = di - *xj - e2 * *rj;
-                let dqi = e2 * *dqj * r2 - T::one();
-                let d2qi = e2 * (*d2qj * r2 - (*dqj + *dqj) * *dqj * r2 * *rj);
+                let q = di - *xj - e2i * *rj;
+                let dqi = e2i * *dqj * r2 - T::one();
+                let d2qi = e2i * (*d2qj * r2 - (*dqj + *dqj) * *dqj * r2 * *rj);
                 let q = if abs(q) < pivmin { -pivmin } else { q };
                 if q < T::zero() {
                     *bj += 1;
@@ -969,21 +1061,23 @@ pub fn sym_extremes<T: Real>(a: &mut [T], p: usize, work: &mut [T], want_min: bo
                 *f2j += d2qi * *rj - s * s;
             }
         }
-        let outside = [below[0] == p, below[1] == 0];
-        for ((((xj, act), &gj), &f2j), &out) in x
+        for (((((xj, act), &gj), &f2j), &bj), lane) in x
             .iter_mut()
             .zip(active.iter_mut())
             .zip(&g)
             .zip(&f2)
-            .zip(&outside)
+            .zip(&below)
+            .zip(lanes.iter())
         {
             if !*act {
                 continue;
             }
+            let (t, above, _) = *lane;
             // Monotone from outside in exact arithmetic: x inside the
             // spectrum means rounding carried it past the end, within the
             // last (rounding-sized) step.
-            if !out {
+            let outside = if above { bj == p } else { bj == 0 };
+            if !outside {
                 *act = false;
                 continue;
             }
@@ -1004,19 +1098,21 @@ pub fn sym_extremes<T: Real>(a: &mut [T], p: usize, work: &mut [T], want_min: bo
             // where Laguerre converges only linearly).
             let dist_bound = pt / abs(gj);
             let next = *xj - pt / den;
-            if !(dist_bound > T::EPSILON * abs(next) + atol) || next == *xj {
+            if !(dist_bound > T::EPSILON * abs(next) + t.atol) || next == *xj {
                 *act = false;
             }
             *xj = next;
         }
-        if !(active[0] || active[1]) {
+        if !active.iter().any(|&a| a) {
             break;
         }
     }
     // The Gershgorin interval holds every eigenvalue.
-    let clamp = |v: T| max(lo, min(hi, v));
-    let [lmax, lmin] = x;
-    (if want_min { clamp(lmin) } else { T::zero() }, clamp(lmax))
+    let mut out = x;
+    for (v, lane) in out.iter_mut().zip(lanes.iter()) {
+        *v = max(lane.0.lo, min(lane.0.hi, *v));
+    }
+    out
 }
 
 /// Householder reduction of the symmetric `p×p` `a` to tridiagonal form in

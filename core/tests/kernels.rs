@@ -274,3 +274,39 @@ fn products_same_bits_at_every_level() {
     kernels::simd::cap_level(u8::MAX - 1);
     println!("levels compared: {levels_run} (detected {detected})");
 }
+
+/// `sym_extremes3` gives the bits of three `sym_extremes` calls.
+#[test]
+fn extremes3_same_bits_as_single() {
+    let mut rng = Rng::new(21);
+    for p in [1usize, 2, 4, 9, 20] {
+        let mats: Vec<Vec<f64>> = (0..3)
+            .map(|i| {
+                let mut w = DMatrix::<f64>::zeros(p, p + i);
+                rng.fill_gaussian(&mut w, 1.0 + i as f64);
+                (&w * w.transpose()).as_slice().to_vec()
+            })
+            .collect();
+        let want = [true, false, true];
+        let single: Vec<(f64, f64)> = mats
+            .iter()
+            .zip(want)
+            .map(|(a, w)| kernels::sym_extremes(&mut a.clone(), p, &mut vec![0.0; p], w))
+            .collect();
+        let (mut a0, mut a1, mut a2) = (mats[0].clone(), mats[1].clone(), mats[2].clone());
+        let (mut w0, mut w1, mut w2) = (vec![0.0; p], vec![0.0; p], vec![0.0; p]);
+        let three = kernels::sym_extremes3(
+            [&mut a0, &mut a1, &mut a2],
+            [&mut w0, &mut w1, &mut w2],
+            p,
+            want,
+        );
+        for (s, t) in single.iter().zip(three.iter()) {
+            assert_eq!(
+                (s.0.to_bits(), s.1.to_bits()),
+                (t.0.to_bits(), t.1.to_bits()),
+                "p={p}"
+            );
+        }
+    }
+}
