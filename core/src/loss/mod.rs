@@ -82,6 +82,28 @@ where
     ) -> Evaluation<T>;
 }
 
+/// Rejects constants that overflowed the working precision (e.g. targets so
+/// large that `ℓ* = ‖XW* − Y‖²/2N` is infinite): the analysis needs
+/// `0 < μ ≤ K < ∞`, a finite `ℓ*` and finite norms of `W*` (THEORY §1). A
+/// loss is only returned when this holds, so a run never starts from
+/// constants that make every certificate NaN.
+pub(crate) fn check_constants<T: Real>(c: &LossConstants<T>) -> Result<(), ProblemError> {
+    let ok = c.mu > T::zero()
+        && c.k >= c.mu
+        && c.k.finite()
+        && c.l_star.finite()
+        && c.w_star.spectral.finite()
+        && c.w_star.frobenius.finite();
+    if ok {
+        Ok(())
+    } else {
+        Err(ProblemError::InvalidParameter {
+            what: "the data overflow the working precision (mu, K, L* or ||W*|| is not finite); \
+                   rescale X and Y or use f64",
+        })
+    }
+}
+
 /// Consecutive gradient evaluations without a new smallest `‖∇ℓ‖` after
 /// which [`minimize_gd`] decides it has reached the rounding floor.
 const STALL_WINDOW: usize = 64;

@@ -139,6 +139,7 @@ where
             l_star: kernels::sum_sq(resid_star.as_slice()) * inv_p * T::of(0.5),
             w_star: matrix_norms(&w_star),
         };
+        super::check_constants(&constants)?;
         Ok(Self {
             resid: resid_star.clone(),
             a,

@@ -175,6 +175,7 @@ where
         this.constants.l_star = this.value(&w);
         this.constants.w_star = matrix_norms(&w);
         this.w_star = w;
+        super::check_constants(&this.constants)?;
         Ok(this)
     }
 }

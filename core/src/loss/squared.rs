@@ -131,6 +131,7 @@ where
             l_star,
             w_star: matrix_norms(&w_star),
         };
+        super::check_constants(&constants)?;
         Ok(Self {
             resid: resid_star.clone(),
             x,
