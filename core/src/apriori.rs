@@ -108,7 +108,8 @@ pub enum NoCertificate<T> {
     },
     /// The start is already at the minimum (`L₀ = L*`).
     AtMinimum,
-    /// An input is not finite or not positive.
+    /// An input is not finite or not positive, or the inputs are inconsistent
+    /// (`μ > K`, or `α_imb > λ₁(D₀) + λ₁(−D₀)`).
     InvalidInputs,
 }
 
@@ -318,7 +319,11 @@ fn problem_of<T: Real>(inputs: &AprioriInputs<T>) -> Result<Problem<T>, NoCertif
         && imbalance.alpha_imb >= T::zero()
         && imbalance.lambda_max >= T::zero()
         && imbalance.neg_lambda_max >= T::zero();
-    if !(all_finite && nonneg && mu > T::zero() && k >= mu) {
+    // A spectrum summary has α_imb ≤ λ₁(D) + λ₁(−D) (exactly, as computed by
+    // `imbalance::summarize`); one that does not is not a spectrum and would
+    // give ᾱ > β̄ and a negative ρ̄.
+    let consistent = imbalance.alpha_imb <= imbalance.lambda_max + imbalance.neg_lambda_max;
+    if !(all_finite && nonneg && consistent && mu > T::zero() && k >= mu) {
         return Err(NoCertificate::InvalidInputs);
     }
     if !(gap0 > T::zero()) {
@@ -464,5 +469,7 @@ pub fn apriori_certificate<T: Real>(
     }
     best = better(best, problem.evaluate(x1));
     best = better(best, problem.evaluate(x2));
-    best.ok_or(drift)
+    // A rate that rounds to 1 guarantees nothing (e.g. K so large that η̄
+    // underflows): that is the over/underflow case of DriftExceedsMargin.
+    best.filter(|c| c.rho_bar < T::one()).ok_or(drift)
 }
