@@ -90,7 +90,38 @@ impl<T: Real> StepCertificate<T> {
     /// Checks the step after it was taken: the measured `next_gap` against
     /// Lemma 2 always and against Theorem 1 when it applies, each with the
     /// rounding allowance of THEORY §11.
+    ///
+    /// A finite bound is violated by a larger or a non-finite `next_gap`. A
+    /// certificate computed from quantities that overflowed (`g²`, `β_t`,
+    /// `‖G‖₂`, `K_t(η)`, `ρ_t` or the bound itself not finite, e.g. for a
+    /// step so large that the run diverges) predicts nothing and cannot be
+    /// violated: the trainer reports such a step as a divergence, not as a
+    /// false certificate.
     pub fn check(&self, gap: T, next_gap: T, l_star: T) -> StepCheck<T> {
+        let ratio = if gap > T::zero() {
+            next_gap / gap
+        } else {
+            T::zero()
+        };
+        let predicted = [
+            self.local.alpha,
+            self.local.beta,
+            self.local.grad_spec,
+            self.local.grad_sq,
+            self.mu_t,
+            self.k_t,
+            self.rho,
+            self.descent_bound,
+        ]
+        .iter()
+        .all(|x| x.finite());
+        if !predicted {
+            return StepCheck {
+                ratio,
+                bound_ratio: T::zero(),
+                holds: true,
+            };
+        }
         let tol = rounding_tolerance(gap, l_star);
         let descent_ok = next_gap <= self.descent_bound + tol;
         let (contraction_ok, bound_ratio) = if self.contraction_applies {
@@ -99,15 +130,10 @@ impl<T: Real> StepCertificate<T> {
         } else {
             (true, T::zero())
         };
-        let ratio = if gap > T::zero() {
-            next_gap / gap
-        } else {
-            T::zero()
-        };
         StepCheck {
             ratio,
             bound_ratio,
-            holds: descent_ok && contraction_ok && next_gap.finite(),
+            holds: descent_ok && contraction_ok,
         }
     }
 }
