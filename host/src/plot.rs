@@ -114,16 +114,17 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
         lo = lo.min(v);
         hi = hi.max(v);
     }
-    if !(lo <= hi) {
+    if lo > hi || lo.is_nan() || hi.is_nan() {
         return if log { (0.1, 10.0) } else { (0.0, 1.0) };
     }
     if log {
-        if hi / lo < 10.0 {
-            let mid = (hi * lo).sqrt();
-            (mid / 4.0, mid * 4.0)
-        } else {
-            (lo / 1.5, hi * 1.5)
+        // Whole decades, so that the axis shows labelled powers of ten.
+        let a = 10f64.powf(lo.log10().floor());
+        let mut b = 10f64.powf(hi.log10().ceil());
+        if b <= a {
+            b = a * 10.0;
         }
+        (a, b)
     } else {
         let span = hi - lo;
         let pad = if span > 0.0 {
@@ -428,8 +429,9 @@ pub fn render_heatmap(map: &HeatMap) -> Result<String> {
                             plotters::style::text_anchor::HPos::Center,
                             plotters::style::text_anchor::VPos::Center,
                         ));
-                    let dy =
-                        0.5 + 0.16 - 0.16 * k as f64 * 2.0 / text.lines().count().max(1) as f64;
+                    let lines = text.lines().count().max(1) as f64;
+                    // Lines 0.26 cell heights apart, centred in the cell.
+                    let dy = 0.5 + 0.13 * (lines - 1.0) - 0.26 * k as f64;
                     chart
                         .draw_series(std::iter::once(Text::new(
                             line.to_string(),

@@ -191,6 +191,20 @@ pub fn h(x: f64) -> String {
     }
 }
 
+/// A rate for a human table: `1-2.3e-5` when it is within `1e-4` of 1.
+pub fn rate(x: f64) -> String {
+    if x.is_finite() && x > 0.9999 && x < 1.0 {
+        format!("1-{:.1e}", 1.0 - x)
+    } else {
+        h(x)
+    }
+}
+
+/// An optional rate for a human table.
+pub fn rate_o(x: Option<f64>) -> String {
+    x.map(rate).unwrap_or_else(|| "—".into())
+}
+
 /// An optional float for a human table (`—` when absent).
 pub fn ho(x: Option<f64>) -> String {
     x.map(h).unwrap_or_else(|| "—".into())

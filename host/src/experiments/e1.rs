@@ -252,10 +252,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             if runs.is_empty() {
                 continue;
             }
-            let tally = summary
-                .rules
-                .entry(rule.to_string())
-                .or_insert_with(RuleTally::default);
+            let tally = summary.rules.entry(rule.to_string()).or_default();
             let mut per_sigma = RuleTally::default();
             for (s, r) in runs.iter().enumerate() {
                 tally.add(&r.res, r.apriori_violations);

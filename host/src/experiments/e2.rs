@@ -412,7 +412,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             &LinePlot {
                 title: format!("E2 ({}) step size by rule", p.key),
                 x_label: "iteration t + 1 [steps, log scale]".into(),
-                y_label: "step size eta_t [1/(loss x weight^2), log scale]".into(),
+                y_label: "step size eta_t [weight^2/loss, log scale]".into(),
                 log_x: true,
                 log_y: true,
                 series: shift_x(eta_series),

@@ -210,13 +210,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             }
             values[si][oi] = speed.filter(|v| *v > 0.0 && v.is_finite()).map(f64::log10);
             let cert_txt = if certified == group.len() {
-                format!("rho_bar {}", ho(med_rhob))
+                format!("rho_bar {}", common::rate_o(med_rhob))
             } else if certified == 0 {
                 "no certificate".into()
             } else {
                 format!("cert {certified}/{}", group.len())
             };
-            text[si][oi] = format!("{cert_txt}\nlocal {}", ho(med_ach));
+            text[si][oi] = format!("{cert_txt}\nlocal {}", common::rate_o(med_ach));
             table.rows.push(vec![
                 h(sigma),
                 h(omega),
@@ -227,9 +227,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 } else {
                     format!("{certified}/{} seeds", group.len())
                 },
-                ho(med_rhob),
-                ho(med_ach),
-                ho(common::median(&bar_ach)),
+                common::rate_o(med_rhob),
+                common::rate_o(med_ach),
+                common::rate_o(common::median(&bar_ach)),
                 ho(common::median(&iters)),
                 format!("{conv}/{}", group.len()),
             ]);
