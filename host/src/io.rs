@@ -61,9 +61,74 @@ pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>> {
     Ok(m)
 }
 
+/// The dimensions of the `'shape': (...)` entry of a `.npy` header, read
+/// before npyz parses it. npyz multiplies the dimensions unchecked (a panic
+/// in debug builds, a wrapped count in release builds), so a header whose
+/// dimensions overflow 64 bits must be refused first. `None` when the
+/// header or its shape cannot be found or parsed: npyz then reports the
+/// format error itself.
+fn npy_header_shape(head: &[u8]) -> Option<Vec<u64>> {
+    let (len, start): (usize, usize) = match (head.get(..6), head.get(6).copied()) {
+        (Some(b"\x93NUMPY"), Some(1)) => (
+            usize::from(u16::from_le_bytes([*head.get(8)?, *head.get(9)?])),
+            10,
+        ),
+        (Some(b"\x93NUMPY"), Some(_)) => (
+            u32::from_le_bytes([*head.get(8)?, *head.get(9)?, *head.get(10)?, *head.get(11)?])
+                as usize,
+            12,
+        ),
+        _ => return None,
+    };
+    let end = start.saturating_add(len).min(head.len());
+    let text = std::str::from_utf8(head.get(start..end)?).ok()?;
+    // The key `'shape'` followed by `:` (a structured dtype may have a field
+    // named shape, followed by `,`).
+    let mut from = 0;
+    while let Some(i) = text.get(from..)?.find("shape") {
+        let after = text.get(from + i + 5..)?;
+        let after = after
+            .strip_prefix(['\'', '"'])
+            .unwrap_or(after)
+            .trim_start();
+        if let Some(rest) = after.strip_prefix(':') {
+            let rest = rest.trim_start().strip_prefix('(')?;
+            let inner = rest.get(..rest.find(')')?)?;
+            return inner
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| p.trim_end_matches('L').parse::<u64>().ok())
+                .collect();
+        }
+        from += i + 5;
+    }
+    None
+}
+
 fn read_npy(path: &Path, name: &str) -> Result<DMatrix<f64>> {
-    let file = File::open(path).map_err(|e| Error::input(format!("{name}: cannot read: {e}")))?;
-    let npy = npyz::NpyFile::new(BufReader::new(file))
+    let mut file =
+        File::open(path).map_err(|e| Error::input(format!("{name}: cannot read: {e}")))?;
+    // At most the first 1 MiB holds the header that matters here.
+    let mut head = Vec::new();
+    (&mut file)
+        .take(1 << 20)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::input(format!("{name}: cannot read: {e}")))?;
+    if let Some(dims) = npy_header_shape(&head) {
+        let fits = dims
+            .iter()
+            .filter(|&&d| d != 0)
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .is_some();
+        if !fits {
+            return Err(Error::input(format!(
+                "{name}: .npy shape {dims:?} has more entries than can be addressed"
+            )));
+        }
+    }
+    let reader = std::io::Cursor::new(head).chain(BufReader::new(file));
+    let npy = npyz::NpyFile::new(reader)
         .map_err(|e| Error::input(format!("{name}: not a valid .npy file: {e}")))?;
     let shape: Vec<u64> = npy.shape().to_vec();
     let (rows, cols) = match shape.as_slice() {
@@ -82,9 +147,27 @@ fn read_npy(path: &Path, name: &str) -> Result<DMatrix<f64>> {
             "{name}: matrix is empty (shape {rows}x{cols})"
         )));
     }
+    // rows·cols must fit (npyz's own count wraps around in release builds).
+    let total = rows
+        .checked_mul(cols)
+        .filter(|&t| npy.len() == t as u64)
+        .ok_or_else(|| {
+            Error::input(format!(
+                "{name}: .npy shape {rows}x{cols} has more entries than can be addressed"
+            ))
+        })?;
     let order = npy.order();
     let dtype = npy.dtype();
-    let bad = |e: std::io::Error| Error::input(format!("{name}: cannot read data: {e}"));
+    let bad = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::input(format!(
+                "{name}: the data end before the {rows}x{cols} entries the header announces \
+                 (truncated file?)"
+            ))
+        } else {
+            Error::input(format!("{name}: cannot read data: {e}"))
+        }
+    };
     let data: Vec<f64> = match &dtype {
         DType::Plain(ts) => match (ts.type_char(), ts.size_field()) {
             (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(bad)?,
@@ -118,7 +201,7 @@ fn read_npy(path: &Path, name: &str) -> Result<DMatrix<f64>> {
             )))
         }
     };
-    if data.len() != rows * cols {
+    if data.len() != total {
         return Err(Error::input(format!(
             "{name}: .npy holds {} values but its shape says {rows}x{cols}",
             data.len()
