@@ -23,6 +23,9 @@ pub struct RunArgs {
     pub json: bool,
     /// Overwrite an existing CSV.
     pub force: bool,
+    /// Testing aid: give the certificate checker this multiple of `μ`
+    /// ([`Problem::with_debug_inflated_mu`]; RELIABILITY.md).
+    pub debug_inflate_mu: Option<f64>,
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.
@@ -134,7 +137,10 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         Some(p) => Some(AtomicFile::create(p, args.force)?),
         None => None,
     };
-    let problem = Problem::build(&args.problem)?;
+    let mut problem = Problem::build(&args.problem)?;
+    if let Some(factor) = args.debug_inflate_mu {
+        problem = problem.with_debug_inflated_mu(factor)?;
+    }
     let io_err = |e: std::io::Error| Error::input(format!("cannot write CSV: {e}"));
     if let Some(f) = csv.as_mut() {
         write_csv_header(f).map_err(io_err)?;

@@ -220,6 +220,10 @@ struct RunCli {
     /// Overwrite an existing --csv file.
     #[arg(long)]
     force: bool,
+    /// Testing aid, hidden: certify with FACTOR times the true mu, so that
+    /// violations must be reported (RELIABILITY.md). Never for results.
+    #[arg(long, hide = true, value_name = "FACTOR", allow_hyphen_values = true)]
+    debug_inflate_mu: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -264,6 +268,7 @@ fn dispatch(cli: Cli) -> overlin::Result<i32> {
                 csv: r.csv,
                 json: r.json,
                 force: r.force,
+                debug_inflate_mu: r.debug_inflate_mu,
             })
         }
         Command::Certify(c) => overlin::cmd_certify::certify(&c.problem.spec(), c.tol, c.json),

@@ -808,6 +808,9 @@ pub struct Problem {
     spec: ProblemSpec,
     sizes: Sizes,
     inner: Inner,
+    /// Testing aid: the factor applied to `μ` for the certificate checker
+    /// (1 unless [`Problem::with_debug_inflated_mu`]).
+    mu_factor: f64,
 }
 
 /// User files, read in `f64`.
@@ -1024,7 +1027,27 @@ impl Problem {
             spec: spec.clone(),
             sizes,
             inner,
+            mu_factor: 1.0,
         })
+    }
+
+    /// Testing aid (`overlin run --debug-inflate-mu FACTOR`, see
+    /// RELIABILITY.md): runs give the trainer `FACTOR·μ` instead of the
+    /// loss's `μ`, so every per-step bound `ρ_t` (THEORY §5) and the
+    /// a-priori certificate are computed from a false constant. With a
+    /// factor well above 1 the bounds are too optimistic and the checker
+    /// must report violations: this is how the tests show that a true
+    /// violation is caught. The iterates of rules that do not use `μ`
+    /// (local, constant, arora, du, xu2023, armijo) are unchanged. The run's
+    /// `setting_note` says the factor was applied. Never use it for results.
+    pub fn with_debug_inflated_mu(mut self, factor: f64) -> Result<Self> {
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(Error::input(format!(
+                "--debug-inflate-mu must be positive and finite, got {factor}"
+            )));
+        }
+        self.mu_factor = factor;
+        Ok(self)
     }
 
     /// The specification this was built from.
@@ -1065,12 +1088,24 @@ impl Problem {
     pub fn run(&self, run: &RunSpec, observer: &mut dyn RunObserver) -> Result<RunResult> {
         run.validate()?;
         let mut res = match &self.inner {
-            Inner::F32(p) => run_typed(p, run, observer)?,
-            Inner::F64(p) => run_typed(p, run, observer)?,
+            Inner::F32(p) => run_typed(p, run, self.mu_factor, observer)?,
+            Inner::F64(p) => run_typed(p, run, self.mu_factor, observer)?,
         };
         res.precision = self.spec.precision.name().into();
         res.sizes = self.sizes;
         res.setting_note = setting_note(self.sizes);
+        outside_setting_reason(&mut res.apriori, self.sizes);
+        if self.mu_factor != 1.0 {
+            let aid = format!(
+                "testing aid --debug-inflate-mu {f}: the certificates were computed with {f} \
+                 times the true mu, so violations are expected",
+                f = self.mu_factor
+            );
+            res.setting_note = Some(match res.setting_note.take() {
+                Some(note) => format!("{aid}; {note}"),
+                None => aid,
+            });
+        }
         Ok(res)
     }
 
@@ -1088,6 +1123,7 @@ impl Problem {
         };
         res.sizes = self.sizes;
         res.setting_note = setting_note(self.sizes);
+        outside_setting_reason(&mut res.apriori, self.sizes);
         Ok(res)
     }
 }
@@ -1104,14 +1140,53 @@ pub fn certify(spec: &ProblemSpec, tol: f64) -> Result<CertifyResult> {
 }
 
 fn setting_note(s: Sizes) -> Option<String> {
-    (s.h < s.n.max(s.m)).then(|| {
+    let (lo, hi) = (s.n.min(s.m), s.n.max(s.m));
+    if s.h >= hi {
+        return None;
+    }
+    Some(if s.h < lo {
         format!(
-            "outside the paper's setting: h = {} < max(n, m) = {}, so alpha_t can be 0 and \
-             the certificates can be vacuous (THEORY §1)",
-            s.h,
-            s.n.max(s.m)
+            "outside the paper's setting: h = {} < max(n, m) = {hi}; since h < min(n, m) = {lo}, \
+             alpha_t = 0 at every step, so the per-step certificate (Theorem 1, rho_t = 1) and the \
+             a-priori certificate (Theorem 2) are not applicable; they are still computed, and \
+             Lemma 2's descent bound is still checked (THEORY §1)",
+            s.h
+        )
+    } else {
+        let (dim, term) = if s.h < s.n {
+            ("n", "sigma_n(W1)^2")
+        } else {
+            ("m", "sigma_m(W2)^2")
+        };
+        format!(
+            "outside the paper's setting: h = {} < max(n, m) = {hi}; since h < {dim}, the term \
+             {term} of alpha_t is 0 and the certificates rest on the other term alone (not \
+             applicable when alpha_t = 0) (THEORY §1)",
+            s.h
         )
     })
+}
+
+/// Outside the paper's setting (`h < max(n, m)`), a missing a-priori
+/// certificate is explained by the width, not by the start (THEORY §1).
+fn outside_setting_reason(a: &mut Apriori, s: Sizes) {
+    let (lo, hi) = (s.n.min(s.m), s.n.max(s.m));
+    if a.certified || s.h >= hi {
+        return;
+    }
+    a.reason = Some(if s.h < lo {
+        format!(
+            "not applicable: h = {} < min(n, m) = {lo}, so alpha_imb(D0) = 0 and alpha_t = 0 \
+             (outside the paper's setting h >= max(n, m), THEORY §1)",
+            s.h
+        )
+    } else {
+        format!(
+            "not applicable outside the paper's setting (h = {} < max(n, m) = {hi}): {}",
+            s.h,
+            a.reason.as_deref().unwrap_or("no certificate")
+        )
+    });
 }
 
 fn loss_info<T: Real>(c: &LossConstants<T>) -> LossInfo {
@@ -1314,13 +1389,58 @@ fn config<T: Real>(run: &RunSpec) -> TrainerConfig<T> {
     }
 }
 
+/// The loss with `μ` scaled for the certificate checker (the
+/// [`Problem::with_debug_inflated_mu`] testing aid; factor 1 changes nothing).
+#[derive(Clone, Debug)]
+struct CheckedMu<T: Real> {
+    loss: AnyLoss<T>,
+    constants: LossConstants<T>,
+}
+
+impl<T: Real> CheckedMu<T> {
+    fn new(loss: &AnyLoss<T>, factor: f64) -> Self {
+        let mut constants = *loss.constants();
+        if factor != 1.0 {
+            constants.mu *= T::of(factor);
+        }
+        Self {
+            loss: loss.clone(),
+            constants,
+        }
+    }
+}
+
+impl<T: Real> Loss<T, Dyn, Dyn> for CheckedMu<T> {
+    fn kind(&self) -> LossKind {
+        self.loss.kind()
+    }
+    fn constants(&self) -> &LossConstants<T> {
+        &self.constants
+    }
+    fn minimizer(&self) -> &OMatrix<T, Dyn, Dyn> {
+        self.loss.minimizer()
+    }
+    fn evaluate(&mut self, w: &OMatrix<T, Dyn, Dyn>) -> Evaluation<T> {
+        self.loss.evaluate(w)
+    }
+    fn evaluate_with_gradient(
+        &mut self,
+        w: &OMatrix<T, Dyn, Dyn>,
+        grad: &mut OMatrix<T, Dyn, Dyn>,
+    ) -> Evaluation<T> {
+        self.loss.evaluate_with_gradient(w, grad)
+    }
+}
+
 fn run_typed<T: Real>(
     p: &Typed<T>,
     run: &RunSpec,
+    mu_factor: f64,
     observer: &mut dyn RunObserver,
 ) -> Result<RunResult> {
     let rule = parse_rule::<T>(&run.rule)?;
-    let mut trainer = Trainer::new(p.start.clone(), p.loss.clone(), rule, config::<T>(run))?;
+    let loss = CheckedMu::new(&p.loss, mu_factor);
+    let mut trainer = Trainer::new(p.start.clone(), loss, rule, config::<T>(run))?;
     let mut records = run.keep_records.then(Vec::new);
     let mut alpha0_beta0: Option<(f64, f64)> = None;
     let started = Instant::now();
