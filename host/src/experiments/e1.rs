@@ -213,7 +213,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             .filter_map(|rs| rs.first().and_then(Option::as_ref))
             .find_map(|r| r.res.apriori.reason.clone());
         ab_table.rows.push(vec![
-            h(sigma),
+            crate::plot::format_tick(sigma),
             ho(common::mean(&ab)),
             h(lo),
             h(hi),
@@ -232,7 +232,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         ]);
         summary.findings.push(format!(
             "sigma = {}: alpha0/beta0 = {} (min {}, max {}); a-priori certificate for {}/{} seeds{}",
-            h(sigma),
+            crate::plot::format_tick(sigma),
             ho(common::mean(&ab)),
             h(lo),
             h(hi),
@@ -380,7 +380,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 .collect();
             let applied = runs.iter().filter(|r| r.apriori_applies).count();
             rule_table.rows.push(vec![
-                h(sigma),
+                crate::plot::format_tick(sigma),
                 rule.to_string(),
                 format!("{}/{}", per_sigma.converged, per_sigma.runs),
                 ho(per_sigma.median_iterations),
@@ -393,7 +393,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             if let Some(reason) = &per_sigma.unavailable_reason {
                 summary.findings.push(format!(
                     "sigma = {}: {rule} unavailable: {reason}",
-                    h(sigma)
+                    crate::plot::format_tick(sigma)
                 ));
             }
         }

@@ -4,7 +4,7 @@
 //! variance `1/h` or the fixed variance `1/100`; `local` rule to a relative
 //! gap of `1e-6`. Reports `α₀/β₀`, the certified rate (geometric mean of
 //! `ρ_t`, THEORY §5), the achieved rate, the limit `1 − (μ/K)(α₀/β₀)` and
-//! the iterations. Seeds: `⌈seeds/16⌉`.
+//! the iterations. Seeds: `⌈seeds/10⌉` (5 by default).
 
 use serde_json::json;
 
@@ -28,7 +28,7 @@ fn widths(quick: bool) -> Vec<usize> {
 /// Runs E3.
 pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let quick = ctx.quick;
-    let seeds = ctx.seeds_for(16);
+    let seeds = ctx.seeds_for(10);
     let hs = widths(quick);
     let rel_tol = if quick { 1e-4 } else { 1e-6 };
     let cap = if quick { 3000 } else { 20000 };

@@ -3,7 +3,7 @@
 //! Gaussian measurements; log-cosh ridge `γ = 0.1`; softmax ridge
 //! `λ = 0.01`), Gaussian start (entry std `1/√h`, `σ = 1`); rules `local`,
 //! `rate-optimal` and `armijo` to a relative gap of `1e-6`. Convergence and
-//! certificate tallies per loss. Seeds: `⌈seeds/10⌉`.
+//! certificate tallies per loss. Seeds: `⌈seeds/10⌉` (5 by default).
 
 use serde_json::json;
 

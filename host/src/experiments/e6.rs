@@ -4,7 +4,7 @@
 //! `1/√h`, `σ = 1`), `local` rule to a relative gap `ε = 1e-6`. Compares
 //! the iterations with the prediction `log(1/ε) / −log(1 − (μ/K)(α/β))`
 //! (THEORY §5's limit rate), with `α/β` taken at the start and at the end of
-//! the run. Seeds: `⌈seeds/10⌉`.
+//! the run. Seeds: `⌈seeds/10⌉` (5 by default).
 
 use serde_json::json;
 

@@ -47,8 +47,7 @@ pub struct ReproduceArgs {
     pub force: bool,
 }
 
-/// Seeds of E1 by default (the paper's 50); the other experiments use a
-/// fraction (see each experiment's doc).
+/// Seeds of E1 by default (the paper's 50); E2–E6 use `⌈seeds/10⌉` (5).
 pub const DEFAULT_SEEDS: usize = 50;
 /// Seeds of E1 with `--quick`.
 pub const QUICK_SEEDS: usize = 3;
