@@ -177,7 +177,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             _ => None,
         };
         table.rows.push(vec![
-            h(kappa),
+            crate::plot::format_tick(kappa),
             ho(med(&mk)),
             ho(med(&a0)),
             ho(med(&a1)),
