@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use super::common::{self, f, fo, h, ho, Csv, Ctx, ExperimentSummary, Outcome, RuleTally, Stats};
+use super::common::{self, f, fo, ho, Csv, Ctx, ExperimentSummary, Outcome, RuleTally, Stats};
 use crate::plot::{LinePlot, Series, Style};
 use crate::problem::{InitName, Kappa, ProblemSpec, RunResult};
 use crate::report::{Section, Table};
