@@ -90,3 +90,5 @@ impl fmt::Display for ProblemError {
         }
     }
 }
+
+impl core::error::Error for ProblemError {}

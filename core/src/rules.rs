@@ -560,3 +560,5 @@ impl<T: Real> PreparedRule<T> {
         }
     }
 }
+
+impl core::error::Error for RuleUnavailable {}
