@@ -557,6 +557,8 @@ pub fn sweep(args: &SweepArgs) -> Result<i32> {
         exit::VIOLATION
     } else if failed > 0 {
         exit::INPUT
+    } else if diverged > 0 {
+        exit::DIVERGED
     } else {
         exit::OK
     })
