@@ -1322,12 +1322,39 @@ fn build_loss<T: Real>(
     Ok(loss)
 }
 
+/// Refuses a file entry that is finite in `f64` but beyond the range of the
+/// working precision `T` (it would become infinite), naming the file, row
+/// and column (1-based, as the readers do).
+fn check_range<T: Real>(m: &DMatrix<f64>, name: &str) -> Result<()> {
+    let max = T::MAX.to_f64();
+    let rows = m.nrows().max(1);
+    match m.as_slice().iter().position(|v| v.abs() > max) {
+        Some(i) => Err(Error::input(format!(
+            "{name}: entry at row {}, column {} is {:e}, beyond the range of {} (|x| <= {max:e}); \
+             rescale the data or use --precision f64",
+            i % rows + 1,
+            i / rows + 1,
+            m.as_slice().get(i).copied().unwrap_or(f64::NAN),
+            if max < f64::MAX { "f32" } else { "f64" }
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn build_typed<T: Real>(
     spec: &ProblemSpec,
     s: Sizes,
     user: Option<&UserData>,
     start: Option<(DMatrix<f64>, DMatrix<f64>)>,
 ) -> Result<Typed<T>> {
+    if let Some(d) = user {
+        check_range::<T>(&d.x, &path_name(&spec.x, "X"))?;
+        check_range::<T>(&d.y, &path_name(&spec.y, "Y"))?;
+    }
+    if let Some((a, b)) = &start {
+        check_range::<T>(a, &path_name(&spec.w1, "W1"))?;
+        check_range::<T>(b, &path_name(&spec.w2, "W2"))?;
+    }
     let loss = build_loss::<T>(spec, s, user).map_err(|e| match (e, user) {
         // Name the files when the core rejects user data (rank, NaN, labels).
         (Error::Input(msg), Some(_)) => Error::Input(format!(
