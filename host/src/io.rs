@@ -129,7 +129,7 @@ fn read_npy(path: &Path, name: &str) -> Result<DMatrix<f64>> {
     }
     let reader = std::io::Cursor::new(head).chain(BufReader::new(file));
     let npy = npyz::NpyFile::new(reader)
-        .map_err(|e| Error::input(format!("{name}: not a valid .npy file: {e}")))?;
+        .map_err(|e| Error::input(format!("{name}: not a valid .npy file: {}", one_line(e))))?;
     let shape: Vec<u64> = npy.shape().to_vec();
     let (rows, cols) = match shape.as_slice() {
         [r, c] => (*r as usize, *c as usize),
@@ -165,7 +165,7 @@ fn read_npy(path: &Path, name: &str) -> Result<DMatrix<f64>> {
                  (truncated file?)"
             ))
         } else {
-            Error::input(format!("{name}: cannot read data: {e}"))
+            Error::input(format!("{name}: cannot read data: {}", one_line(e)))
         }
     };
     let data: Vec<f64> = match &dtype {
@@ -213,6 +213,31 @@ fn read_npy(path: &Path, name: &str) -> Result<DMatrix<f64>> {
     })
 }
 
+/// A third-party error message on one line (the .npy header parser reports
+/// multi-line diagnostics): its first line, plus any `= expected ...` hint.
+fn one_line(e: impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut out = lines.next().unwrap_or("unknown error").to_string();
+    for hint in lines.filter_map(|l| l.strip_prefix("= ")) {
+        out.push_str("; ");
+        out.push_str(hint);
+    }
+    out
+}
+
+/// A cell as shown in an error: escaped (a quoted CSV cell may hold a line
+/// break) and cut to 32 characters.
+fn shown(raw: &str) -> String {
+    let head: String = raw.chars().take(32).collect();
+    let more = if raw.chars().nth(32).is_some() {
+        "..."
+    } else {
+        ""
+    };
+    format!("{}{more}", head.escape_debug())
+}
+
 fn parse_cell(s: &str) -> Option<f64> {
     let t = s.trim();
     match t.to_ascii_lowercase().as_str() {
@@ -244,7 +269,8 @@ fn read_csv(path: &Path, name: &str) -> Result<DMatrix<f64>> {
     let mut rows: Vec<Vec<f64>> = Vec::new();
     let mut width: Option<usize> = None;
     for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| Error::input(format!("{name}: malformed CSV: {e}")))?;
+        let rec =
+            rec.map_err(|e| Error::input(format!("{name}: malformed CSV: {}", one_line(e))))?;
         let line = rec.position().map(|p| p.line() as usize).unwrap_or(i + 1);
         if rec.iter().all(|c| c.is_empty()) {
             continue;
@@ -271,9 +297,10 @@ fn read_csv(path: &Path, name: &str) -> Result<DMatrix<f64>> {
                 Some(v) => row.push(*v),
                 None => {
                     return Err(Error::input(format!(
-                    "{name}: non-numeric value '{raw}' at row {row_no}, column {} (line {line})",
-                    j + 1
-                )))
+                        "{name}: non-numeric value '{}' at row {row_no}, column {} (line {line})",
+                        shown(raw),
+                        j + 1
+                    )))
                 }
             }
         }
