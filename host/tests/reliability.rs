@@ -1,0 +1,822 @@
+//! Runs that go wrong (issue 6): divergence, the precision floor, a true
+//! certificate violation, the narrow-width setting, bad steps and
+//! tolerances, data beyond the working precision, interruption (SIGINT,
+//! SIGTERM, SIGKILL) of `run` and `reproduce`, and outputs that must not be
+//! overwritten. The bad-input cases already covered by `cli_io.rs`,
+//! `cli_run.rs` and `cli_sweep.rs` are not repeated here; RELIABILITY.md
+//! lists every case with the test that shows it.
+
+mod cli_support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cli_support::*;
+
+/// A small problem that converges in a few hundred steps.
+const SMALL: &[&str] = &[
+    "--n",
+    "4",
+    "--m",
+    "3",
+    "--h",
+    "12",
+    "--samples",
+    "40",
+    "--sigma",
+    "2",
+    "--scale",
+    "0.5",
+];
+
+const HEADER: &str = "t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift";
+
+fn run(dir: &Path, base: &[&str], extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["run"];
+    args.extend_from_slice(base);
+    args.extend_from_slice(extra);
+    overlin(dir, &args)
+}
+
+/// Reads a per-iteration CSV and checks it is whole: the issue's header,
+/// 13 numeric fields on every row (inf and NaN allowed: a diverged step),
+/// and a final newline.
+fn whole_csv(path: &Path) -> Vec<Vec<f64>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.ends_with('\n'),
+        "{} does not end with a newline",
+        path.display()
+    );
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(HEADER), "{}", path.display());
+    lines
+        .enumerate()
+        .map(|(i, l)| {
+            let row: Vec<f64> = l
+                .split(',')
+                .map(|c| {
+                    c.parse::<f64>()
+                        .unwrap_or_else(|_| panic!("row {i}: {c:?} in {l:?}"))
+                })
+                .collect();
+            assert_eq!(row.len(), 13, "row {i}: {l:?}");
+            row
+        })
+        .collect()
+}
+
+/// THEORY §11's rounding allowance at gap `gap`.
+fn allowance(eps: f64, gap: f64, l_star: f64) -> f64 {
+    8.0 * eps * (gap.abs() + l_star.abs() + 1.0)
+}
+
+fn eps(precision: &str) -> f64 {
+    if precision == "f32" {
+        f64::from(f32::EPSILON)
+    } else {
+        f64::EPSILON
+    }
+}
+
+fn no_panic(o: &std::process::Output) {
+    let err = stderr(o);
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Divergence
+// ---------------------------------------------------------------------------
+
+#[test]
+fn divergence_is_caught_at_the_first_increase_with_exit_3_and_a_whole_csv() {
+    // A small balanced start: the constant step 1 is stable while the
+    // factors are small and becomes too large as they grow (β_t rises), so
+    // the run makes progress for a while and then diverges.
+    for precision in ["f64", "f32"] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = run(
+            dir.path(),
+            &["--n", "4", "--m", "3", "--h", "12", "--samples", "40"],
+            &[
+                "--sigma",
+                "0",
+                "--scale",
+                "0.05",
+                "--rule",
+                "constant:1",
+                "--iters",
+                "2000",
+                "--precision",
+                precision,
+                "--csv",
+                "div.csv",
+                "--json",
+            ],
+        );
+        no_panic(&o);
+        assert_eq!(code(&o), 3, "{precision}: {}", stderr(&o));
+        let j = json(&o);
+        assert_eq!(j["status"], "diverged", "{precision}");
+        let at = j["diverged_at"].as_u64().unwrap() as usize;
+        assert!(
+            at >= 5,
+            "{precision}: diverged at {at}, expected after some progress"
+        );
+        assert_eq!(j["iterations"].as_u64().unwrap() as usize, at + 1);
+        assert_eq!(
+            j["tally"]["violations"], 0,
+            "{precision}: a divergence is not a violation"
+        );
+        let err = stderr(&o);
+        assert!(err.contains(&format!("diverged at step {at}")), "{err}");
+        assert!(!err.contains("CERTIFICATE VIOLATED"), "{err}");
+        // Records up to the divergence, whole.
+        let rows = whole_csv(&dir.path().join("div.csv"));
+        assert_eq!(
+            rows.len(),
+            at + 1,
+            "{precision}: one row per step up to the divergence"
+        );
+        let l_star = j["constants"]["l_star"].as_f64().unwrap();
+        let e = eps(precision);
+        // No increase beyond rounding before `at`...
+        for t in 0..at {
+            let (gap, next) = (rows[t][2], rows[t + 1][2]);
+            assert!(
+                next <= gap + allowance(e, gap, l_star),
+                "{precision}: step {t} increased {gap} -> {next} but the run went on"
+            );
+            assert_eq!(rows[t][0], t as f64);
+        }
+        // ...and at `at` the gap rose beyond it (or stopped being finite).
+        let gap = rows[at][2];
+        let after = j["final_gap"].as_f64();
+        assert!(
+            after.is_none_or(|f| !f.is_finite() || f > gap + allowance(e, gap, l_star)),
+            "{precision}: {gap} -> {after:?} is not an increase"
+        );
+        assert_eq!(files(dir.path()), vec!["div.csv"], "no temporary file left");
+    }
+}
+
+#[test]
+fn overflow_to_a_non_finite_loss_is_a_divergence_not_a_violation() {
+    for precision in ["f64", "f32"] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = run(
+            dir.path(),
+            SMALL,
+            &[
+                "--rule",
+                "constant:1e30",
+                "--precision",
+                precision,
+                "--csv",
+                "inf.csv",
+                "--json",
+            ],
+        );
+        no_panic(&o);
+        assert_eq!(code(&o), 3, "{precision}: {}", stderr(&o));
+        let j = json(&o);
+        assert_eq!(j["status"], "diverged");
+        assert_eq!(j["diverged_at"], 0);
+        assert_eq!(j["tally"]["violations"], 0, "{precision}: {j}");
+        assert!(
+            !stderr(&o).contains("CERTIFICATE VIOLATED"),
+            "{}",
+            stderr(&o)
+        );
+        let rows = whole_csv(&dir.path().join("inf.csv"));
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0][11], 1.0,
+            "an overflowed bound predicts nothing: holds"
+        );
+    }
+}
+
+#[test]
+fn a_sweep_with_a_diverging_cell_exits_3_and_keeps_every_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("grid.toml"),
+        "n = 3\nm = 2\nsamples = 12\nh = 6\nrule = [\"local\", \"constant:50\"]\niters = 300\ntol = 1e-8\n",
+    )
+    .unwrap();
+    let o = overlin(p, &["sweep", "--grid", "grid.toml", "--out", "s"]);
+    no_panic(&o);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 diverged"), "{}", stderr(&o));
+    let o = overlin(p, &["merge", "s", "--out", "m"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let merged = std::fs::read_to_string(p.join("m/merged.csv")).unwrap();
+    assert_eq!(merged.lines().count(), 3, "header + both cells");
+    let statuses: Vec<&str> = merged
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(9).unwrap())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "diverged").count(),
+        1,
+        "{merged}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Precision floor and a true violation
+// ---------------------------------------------------------------------------
+
+#[test]
+fn f32_precision_floor_stalls_without_counting_rounding_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut noisy_steps = 0;
+    let mut increases = 0;
+    for loss in ["squared", "sensing", "logcosh", "softmax"] {
+        let csv = format!("{loss}.csv");
+        let o = run(
+            dir.path(),
+            SMALL,
+            &[
+                "--loss",
+                loss,
+                "--precision",
+                "f32",
+                "--tol",
+                "1e-30",
+                "--iters",
+                "100000",
+                "--csv",
+                &csv,
+                "--json",
+            ],
+        );
+        no_panic(&o);
+        assert_eq!(code(&o), 0, "{loss}: {}", stderr(&o));
+        let j = json(&o);
+        assert_eq!(j["status"], "stalled", "{loss}: {j}");
+        let iters = j["iterations"].as_u64().unwrap();
+        assert_eq!(
+            j["tally"]["steps_checked"].as_u64().unwrap(),
+            iters,
+            "{loss}"
+        );
+        assert_eq!(j["tally"]["violations"], 0, "{loss}");
+        // The floor was reached: the gap fell by orders of magnitude.
+        let (g0, g) = (
+            j["initial_gap"].as_f64().unwrap(),
+            j["final_gap"].as_f64().unwrap(),
+        );
+        assert!(g <= 1e-5 * g0, "{loss}: stalled at {g} from {g0}");
+        let rows = whole_csv(&dir.path().join(&csv));
+        assert_eq!(rows.len() as u64, iters);
+        for r in &rows {
+            assert_eq!(r[11], 1.0, "{loss}: step {} counted as a violation", r[0]);
+            // Measured ratio above the certified rho: rounding noise.
+            if r[10] > r[9] {
+                noisy_steps += 1;
+            }
+            if r[10] > 1.0 {
+                increases += 1;
+            }
+        }
+    }
+    // The floor is really there: without THEORY §11's allowance these
+    // steps would count as violations (and the increases as divergence).
+    assert!(
+        noisy_steps > 0,
+        "no step above its bound: the floor was not reached"
+    );
+    assert!(increases > 0, "no rounding increase at the floor");
+}
+
+#[test]
+fn a_true_violation_is_reported_loudly_and_fails_the_run() {
+    // `--debug-inflate-mu F` (hidden testing aid) gives the checker F·μ:
+    // every bound ρ_t is then too optimistic, the iterates are unchanged.
+    for (precision, tol) in [("f64", "1e-8"), ("f32", "1e-30")] {
+        let dir = tempfile::tempdir().unwrap();
+        let base = [
+            SMALL,
+            &[
+                "--precision",
+                precision,
+                "--tol",
+                tol,
+                "--iters",
+                "100000",
+                "--json",
+            ][..],
+        ]
+        .concat();
+        let honest = run(dir.path(), &base, &[]);
+        assert_eq!(code(&honest), 0, "{precision}: {}", stderr(&honest));
+        let h = json(&honest);
+        assert_eq!(h["tally"]["violations"], 0);
+        let lied = run(
+            dir.path(),
+            &base,
+            &["--debug-inflate-mu", "10", "--csv", "v.csv"],
+        );
+        no_panic(&lied);
+        assert_eq!(code(&lied), 4, "{precision}: {}", stderr(&lied));
+        let l = json(&lied);
+        assert!(
+            l["tally"]["violations"].as_u64().unwrap() > 0,
+            "{precision}: {l}"
+        );
+        assert!(l["tally"]["worst_ratio"].as_f64().unwrap() > 1.0);
+        let err = stderr(&lied);
+        assert!(err.contains("!!! CERTIFICATE VIOLATED"), "{err}");
+        assert!(l["setting_note"].as_str().unwrap().contains("testing aid"));
+        // Same iterates: only the checker's μ changed.
+        for key in ["status", "iterations", "final_gap", "initial_gap"] {
+            assert_eq!(l[key], h[key], "{precision}: {key}");
+        }
+        // The violations happen far above the rounding floor (the
+        // allowance does not swallow a real failure), and the worst one is
+        // well beyond its bound.
+        let rows = whole_csv(&dir.path().join("v.csv"));
+        let bad: Vec<&Vec<f64>> = rows.iter().filter(|r| r[11] == 0.0).collect();
+        assert_eq!(bad.len() as u64, l["tally"]["violations"].as_u64().unwrap());
+        assert!(
+            bad[0][2] > 1e-4,
+            "{precision}: first violation at gap {}",
+            bad[0][2]
+        );
+        let l_star = l["constants"]["l_star"].as_f64().unwrap();
+        let excess = |r: &Vec<f64>| {
+            (r[10] * r[2] - r[9].max(0.0) * r[2]) / allowance(eps(precision), r[2], l_star)
+        };
+        let worst = bad.iter().map(|r| excess(r)).fold(f64::MIN, f64::max);
+        assert!(worst > 10.0, "{precision}: worst excess {worst} allowances");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Outside the paper's setting
+// ---------------------------------------------------------------------------
+
+#[test]
+fn narrow_width_certificates_say_not_applicable_and_are_still_computed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    // h = 3 < min(n, m) = 4: α_t = 0 at every step.
+    let narrow = ["--n", "6", "--m", "4", "--h", "3", "--samples", "30"];
+    let o = run(
+        p,
+        &narrow,
+        &["--iters", "60", "--csv", "narrow.csv", "--json"],
+    );
+    no_panic(&o);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = json(&o);
+    let note = j["setting_note"].as_str().unwrap();
+    assert!(note.contains("h = 3 < max(n, m) = 6"), "{note}");
+    assert!(note.contains("alpha_t = 0 at every step"), "{note}");
+    assert!(note.contains("not applicable"), "{note}");
+    assert_eq!(j["apriori"]["certified"], false);
+    let reason = j["apriori"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("not applicable: h = 3 < min(n, m) = 4"),
+        "{reason}"
+    );
+    // Still computed at every step: vacuous (ρ_t = 1), never violated.
+    let iters = j["iterations"].as_u64().unwrap();
+    assert_eq!(j["tally"]["steps_checked"].as_u64().unwrap(), iters);
+    assert_eq!(j["tally"]["violations"], 0);
+    let rows = whole_csv(&p.join("narrow.csv"));
+    assert_eq!(rows.len() as u64, iters);
+    for r in &rows {
+        assert_eq!(
+            (r[4], r[7], r[9], r[11]),
+            (0.0, 0.0, 1.0, 1.0),
+            "alpha, mu_t, rho, holds"
+        );
+        assert!(r[3] > 0.0 && r[5] > 0.0, "eta and beta are computed");
+    }
+    // The text output of run and certify say it too.
+    let o = run(p, &narrow, &["--iters", "5"]);
+    assert!(stdout(&o).contains("not applicable"), "{}", stdout(&o));
+    let o = overlin(p, &[&["certify"][..], &narrow].concat());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert_eq!(
+        text.matches("not applicable").count(),
+        2,
+        "note and a-priori: {text}"
+    );
+    let o = overlin(p, &[&["certify", "--json"][..], &narrow].concat());
+    let c = json(&o);
+    assert!(c["apriori"]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("not applicable"));
+    assert!(c["setting_note"]
+        .as_str()
+        .unwrap()
+        .contains("not applicable"));
+    assert_eq!(c["start"]["alpha0"], 0.0);
+
+    // m <= h < n: one term of α_t survives, the certificate is informative.
+    let o = run(
+        p,
+        &["--n", "6", "--m", "2", "--h", "4", "--samples", "30"],
+        &["--iters", "60", "--json"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = json(&o);
+    let note = j["setting_note"].as_str().unwrap();
+    assert!(note.contains("h = 4 < max(n, m) = 6"), "{note}");
+    assert!(note.contains("sigma_n(W1)^2 of alpha_t is 0"), "{note}");
+    assert!(j["alpha0"].as_f64().unwrap() > 0.0, "sigma_m(W2)^2 > 0");
+    assert_eq!(j["tally"]["violations"], 0);
+}
+
+// ---------------------------------------------------------------------------
+// Bad steps, tolerances, parameters, data beyond the precision
+// ---------------------------------------------------------------------------
+
+/// `run` with `args` and `--csv out.csv`: exit 2, one line naming
+/// `needle`, nothing on stdout, the folder unchanged.
+fn refused(dir: &Path, args: &[&str], needle: &str) {
+    let before = files(dir);
+    let mut a = vec!["run"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["--iters", "5", "--csv", "out.csv"]);
+    let o = overlin(dir, &a);
+    assert_one_line_error(&o, 2, needle);
+    assert_eq!(files(dir), before, "a file was created for {args:?}");
+}
+
+#[test]
+fn bad_steps_tolerances_and_parameters_give_one_line_and_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let cases: &[(&[&str], &str)] = &[
+        // Steps: zero, negative, not finite, under/overflowing.
+        (&["--rule", "constant:nan"], "positive and finite"),
+        (&["--rule", "constant:-inf"], "positive and finite"),
+        (&["--rule", "constant:-0"], "positive and finite"),
+        (&["--rule", "constant:1e-400"], "positive and finite"),
+        (&["--rule", "constant:1e400"], "positive and finite"),
+        (
+            &["--rule", "constant:1e-50", "--precision", "f32"],
+            "positive and finite",
+        ),
+        (&["--rule", "constant"], "wrong number"),
+        (&["--rule", "constant:1,2"], "wrong number"),
+        (&["--rule", "xu2023:0.5,0.5"], "c1 >= 1"),
+        (&["--rule", "xu2023:1.5,0"], "c2 in (0, 1]"),
+        (&["--rule", "armijo:2,0.5,1"], "(0, 1)"),
+        (&["--rule", "armijo:0.1,1,1"], "(0, 1)"),
+        (&["--rule", "armijo:0.1,0.5,0"], "positive"),
+        // Tolerances.
+        (&["--tol", "inf"], "--tol must be positive"),
+        (&["--tol", "-0"], "--tol must be positive"),
+        (&["--tol", "1e-400"], "--tol must be positive"),
+        (
+            &["--tol", "1e-50", "--precision", "f32"],
+            "tol must be positive",
+        ),
+        // Sizes and counts.
+        (&["--m", "0"], "--m is zero"),
+        (&["--samples", "0"], "--samples is zero"),
+        (&["--iters", "-1"], "'-1'"),
+        (&["--stall-window", "x"], "--stall-window"),
+        // Problem parameters.
+        (&["--loss", "logcosh", "--gamma", "0"], "--gamma"),
+        (&["--loss", "softmax", "--lambda", "-1"], "--lambda"),
+        (&["--noise", "nan"], "--noise"),
+        (&["--kappa", "inf"], "--kappa"),
+        (&["--scale", "-1"], "--scale"),
+        (&["--target-std", "nan"], "--target-std"),
+        (
+            &[
+                "--loss",
+                "sensing",
+                "--n",
+                "3",
+                "--m",
+                "3",
+                "--samples",
+                "5",
+            ],
+            "not strongly convex",
+        ),
+        // The testing aid validates its factor too.
+        (&["--debug-inflate-mu", "0"], "--debug-inflate-mu"),
+        (&["--debug-inflate-mu", "nan"], "--debug-inflate-mu"),
+    ];
+    for (args, needle) in cases {
+        refused(p, args, needle);
+    }
+    // certify: the same checks, no file involved.
+    for (args, needle) in [
+        (&["--tol", "inf"][..], "--tol must be positive"),
+        (&["--h", "0"][..], "--h is zero"),
+    ] {
+        let o = overlin(p, &[&["certify"][..], args].concat());
+        assert_one_line_error(&o, 2, needle);
+    }
+}
+
+#[test]
+fn data_beyond_the_working_precision_is_an_input_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let mut rng = Lcg(5);
+    let x = Mat::random(12, 3, &mut rng);
+    let y = Mat::random(12, 2, &mut rng);
+    std::fs::write(p.join("x.csv"), x.csv()).unwrap();
+    std::fs::write(p.join("y.csv"), y.csv()).unwrap();
+    // An entry finite in f64 but beyond the f32 range: named, 1-based.
+    let mut big = x.clone();
+    big.data[3 * 4 + 1] = 1e39;
+    std::fs::write(p.join("big.csv"), big.csv()).unwrap();
+    refused(
+        p,
+        &["--x", "big.csv", "--y", "y.csv", "--precision", "f32"],
+        "big.csv: entry at row 5, column 2 is 1e39, beyond the range of f32",
+    );
+    // Targets so large that L* overflows: refused before the run (not a
+    // divergence at step 0).
+    let huge = Mat {
+        data: y.data.iter().map(|v| v * 1e200).collect(),
+        ..y.clone()
+    };
+    std::fs::write(p.join("huge.csv"), huge.csv()).unwrap();
+    refused(
+        p,
+        &["--x", "x.csv", "--y", "huge.csv"],
+        "overflow the working precision",
+    );
+    // The same data in range run fine.
+    let o = run(
+        p,
+        &["--x", "x.csv", "--y", "y.csv", "--h", "8"],
+        &["--iters", "5"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+// ---------------------------------------------------------------------------
+// Interruption
+// ---------------------------------------------------------------------------
+
+fn spawn(dir: &Path, args: &[&str]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("overlin"))
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+/// Waits until `ready()` or `secs` seconds; panics if the child ended first.
+fn wait_until(child: &mut Child, secs: u64, mut ready: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !ready() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the command ended before the signal"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(secs), "timed out");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A long run writing a CSV.
+const LONG_RUN: &[&str] = &[
+    "run",
+    "--n",
+    "6",
+    "--m",
+    "4",
+    "--h",
+    "48",
+    "--samples",
+    "40",
+    "--iters",
+    "100000000",
+    "--tol",
+    "1e-300",
+    "--stall-window",
+    "0",
+    "--csv",
+    "trace.csv",
+    "--json",
+];
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    files(dir)
+        .into_iter()
+        .filter(|f| f.starts_with(".overlin-tmp"))
+        .collect()
+}
+
+#[test]
+fn sigkill_during_run_leaves_no_half_written_csv_and_a_rerun_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let mut child = spawn(p, LONG_RUN);
+    // Wait until the CSV is being written under its temporary name.
+    wait_until(&mut child, 60, || {
+        temp_files(p).iter().any(|f| {
+            std::fs::metadata(p.join(f))
+                .map(|m| m.len() > 4096)
+                .unwrap_or(false)
+        })
+    });
+    child.kill().unwrap(); // SIGKILL: no handler runs
+    let _ = child.wait();
+    // Nothing under the final name; only the hidden temporary file.
+    assert!(
+        !p.join("trace.csv").exists(),
+        "a partial CSV under the final name"
+    );
+    assert!(
+        files(p).iter().all(|f| f.starts_with(".overlin-tmp")),
+        "{:?}",
+        files(p)
+    );
+    // The final name is free: a rerun needs no --force and writes it whole.
+    let o = overlin(p, &["run", "--iters", "7", "--csv", "trace.csv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(whole_csv(&p.join("trace.csv")).len(), 7);
+}
+
+#[test]
+fn sigterm_during_run_stops_cleanly_like_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let mut child = spawn(p, LONG_RUN);
+    wait_until(&mut child, 60, || !temp_files(p).is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, "-TERM");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["status"], "stopped");
+    let rows = whole_csv(&p.join("trace.csv"));
+    assert_eq!(rows.len() as u64, j["iterations"].as_u64().unwrap());
+    assert_eq!(files(p), vec!["trace.csv"], "no temporary file left");
+}
+
+/// Every file under a final (non-hidden) name in `dir` is whole.
+fn all_whole(dir: &Path) -> Vec<String> {
+    let names: Vec<String> = files(dir)
+        .into_iter()
+        .filter(|f| !f.starts_with('.'))
+        .collect();
+    for f in &names {
+        let text = std::fs::read_to_string(dir.join(f)).unwrap();
+        let what = format!("{f} is not whole");
+        if f.ends_with(".csv") {
+            assert!(text.ends_with('\n'), "{what}");
+            let widths: Vec<usize> = text.lines().map(|l| l.split(',').count()).collect();
+            assert!(
+                widths.len() >= 2 && widths.iter().all(|&w| w == widths[0]),
+                "{what}"
+            );
+        } else if f.ends_with(".svg") {
+            assert!(
+                text.starts_with("<svg") && text.trim_end().ends_with("</svg>"),
+                "{what}"
+            );
+        } else if f.ends_with(".json") {
+            serde_json::from_str::<serde_json::Value>(&text).expect(&what);
+        } else if f.ends_with(".html") {
+            assert!(text.trim_end().ends_with("</html>"), "{what}");
+        } else {
+            panic!("unexpected file {f}");
+        }
+    }
+    names
+}
+
+/// A reproduce long enough to be caught after its first experiment.
+const REPRODUCE: &[&str] = &[
+    "reproduce",
+    "--only",
+    "E1,E3,E6",
+    "--seeds",
+    "2",
+    "--out",
+    "r",
+];
+
+#[test]
+fn ctrl_c_during_reproduce_keeps_finished_files_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let mut child = spawn(p, REPRODUCE);
+    wait_until(&mut child, 120, || p.join("r/e1.csv").exists());
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let r = p.join("r");
+    let names = all_whole(&r);
+    assert!(names.contains(&"e1.csv".to_string()), "{names:?}");
+    // An interrupted reproduce claims no summary and leaves no temporary file.
+    assert!(!r.join("summary.json").exists() && !r.join("report.html").exists());
+    assert!(temp_files(&r).is_empty(), "{:?}", files(&r));
+    // The folder is kept: a rerun needs --force, then completes.
+    let o = overlin(p, REPRODUCE);
+    assert_one_line_error(&o, 2, "--force");
+    let o = overlin(p, &[REPRODUCE, &["--force"]].concat());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let names = all_whole(&r);
+    assert!(names.contains(&"summary.json".to_string()), "{names:?}");
+}
+
+#[test]
+fn sigkill_during_reproduce_leaves_only_whole_files_at_any_moment() {
+    for delay_ms in [0u64, 150, 600, 1500] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        let mut child = spawn(p, REPRODUCE);
+        wait_until(&mut child, 120, || p.join("r").is_dir());
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // Files under their final names are whole; anything cut short is a
+        // hidden temporary file.
+        all_whole(&p.join("r"));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Existing outputs
+// ---------------------------------------------------------------------------
+
+#[test]
+fn existing_outputs_are_never_overwritten_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("grid.toml"),
+        "n = 3\nm = 2\nsamples = 12\nh = [6, 8]\niters = 200\ntol = 1e-8\n",
+    )
+    .unwrap();
+    assert_eq!(
+        code(&overlin(p, &["sweep", "--grid", "grid.toml", "--out", "s"])),
+        0
+    );
+    // merge into a folder whose tables exist: refused, files untouched.
+    std::fs::create_dir(p.join("m")).unwrap();
+    std::fs::write(p.join("m/merged.csv"), "mine\n").unwrap();
+    let o = overlin(p, &["merge", "s", "--out", "m"]);
+    assert_one_line_error(&o, 2, "--force");
+    assert_eq!(
+        std::fs::read_to_string(p.join("m/merged.csv")).unwrap(),
+        "mine\n"
+    );
+    assert_eq!(files(&p.join("m")), vec!["merged.csv"]);
+    let o = overlin(p, &["merge", "s", "--out", "m", "--force"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(p.join("m/merged.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+    // run --csv onto a folder: refused, even with --force, nothing left over.
+    std::fs::create_dir(p.join("d")).unwrap();
+    for force in [false, true] {
+        let mut args = vec!["run", "--iters", "3", "--csv", "d"];
+        if force {
+            args.push("--force");
+        }
+        let o = overlin(p, &args);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        no_panic(&o);
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+        assert!(p.join("d").is_dir() && files(&p.join("d")).is_empty());
+        assert!(temp_files(p).is_empty(), "{:?}", files(p));
+    }
+}
