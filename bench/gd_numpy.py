@@ -94,7 +94,7 @@ def plain_gd(X, Y, W1, W2, steps, eta):
     return stamps
 
 
-WINDOW = 16  # = overlin's GRAM_REFRESH: the Rust side times the same windows
+WINDOW = 32  # = overlin's GRAM_REFRESH: the Rust side times the same windows
 
 
 def best_window(stamps):
