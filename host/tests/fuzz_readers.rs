@@ -656,3 +656,43 @@ fn valid_csv_reads_back_and_mutants_never_panic() {
         },
     );
 }
+
+/// The headers the fuzz found (regressions): an entry count that
+/// overflows 64 bits panicked (debug builds: inside npyz; release builds:
+/// in nalgebra, after npyz's count wrapped to 0), a data section shorter
+/// than the shape said gave an opaque message, and the header parser's
+/// multi-line diagnostic broke the one-line rule.
+#[test]
+fn overflowing_truncated_and_unparsable_npy_headers_are_named_on_one_line() {
+    let cases: &[(&str, &[u8], &str)] = &[
+        (
+            "(4294967296, 4294967296)",
+            &[],
+            "more entries than can be addressed",
+        ),
+        (
+            "(18446744073709551615, 2)",
+            &[0; 16],
+            "more entries than can be addressed",
+        ),
+        (
+            "(4294967296, 4294967296, 0)",
+            &[],
+            "more entries than can be addressed",
+        ),
+        ("(3000000000, 3000000000)", &[0; 16], "the data end before"),
+        ("(3, 2)", &[0; 40], "the data end before the 3x2 entries"),
+        ("(2L,)", &[0; 16], "not a valid .npy file"),
+        ("(-1, 2)", &[0; 16], "not a valid .npy file"),
+    ];
+    for (shape, data, needle) in cases {
+        let header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+        let path = scratch("npy");
+        std::fs::write(&path, npy_with_header(&header, false, data)).expect("write");
+        let e = read_matrix(&path).expect_err(shape);
+        let msg = e.to_string();
+        assert!(msg.contains(needle), "{shape}: {msg:?}");
+        assert!(!msg.contains('\n'), "{shape}: {msg:?}");
+        assert!(msg.starts_with(&path.display().to_string()), "{msg}");
+    }
+}

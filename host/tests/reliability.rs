@@ -820,3 +820,39 @@ fn existing_outputs_are_never_overwritten_without_force() {
         assert!(temp_files(p).is_empty(), "{:?}", files(p));
     }
 }
+
+// ---------------------------------------------------------------------------
+// Known limitation (found by the core fuzz, not fixed; RELIABILITY.md)
+// ---------------------------------------------------------------------------
+
+/// In `f32`, Lemma 2's bound can be tight to a few ulps of the gap: on
+/// this start (large `W₂`, a one-column `X`) the same steps in `f64` have a
+/// slack of `8·10⁻⁷·gap`, about 7 `f32` ulps, while the gaps computed in
+/// `f32` carry about 20 ulps of rounding, more than THEORY §11's allowance
+/// `8ε(gap + |L*| + 1)`: every step is reported as a violation although the
+/// bound holds. This test states the desired behaviour and fails today;
+/// run it with `cargo test -p overlin --test reliability -- --ignored`.
+#[test]
+#[ignore = "known: f32 gap rounding can exceed the THEORY §11 allowance (RELIABILITY.md)"]
+fn f32_rounding_of_a_tight_descent_bound_is_not_reported_as_a_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let x = "0\n0\n0\n0\n0\n-0.385338919319807\n";
+    let y = "0,0,0\n".repeat(6);
+    let w1 = "0,-1.1395701794648991,0,1.8797734635331662,0\n";
+    let w2 = "-77399427.82267001,0,131062378.06401375\n0,0,0\n\
+              -23607093.794290803,0,-74060207.8960379\n\
+              178610242.85764956,-99033619.14170225,-76950749.33559461\n\
+              0,0,176524164.54548365\n";
+    for (name, text) in [("x.csv", x), ("y.csv", &y), ("w1.csv", w1), ("w2.csv", w2)] {
+        std::fs::write(p.join(name), text).unwrap();
+    }
+    let files = [
+        "--x", "x.csv", "--y", "y.csv", "--w1", "w1.csv", "--w2", "w2.csv", "--iters", "7",
+        "--rule", "xu2023", "--json",
+    ];
+    let o = run(p, &files, &["--precision", "f64"]);
+    assert_eq!(json(&o)["tally"]["violations"], 0, "f64 holds");
+    let o = run(p, &files, &["--precision", "f32"]);
+    assert_eq!(json(&o)["tally"]["violations"], 0, "f32: {}", stderr(&o));
+}
