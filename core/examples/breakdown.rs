@@ -27,16 +27,32 @@ fn main() {
             let s4 = Instant::now();
             kernels::mm_nn(&mut p, &w1, &w2, n, h);
             let s5 = Instant::now();
-            for (ti, d) in t.iter_mut().zip([s1 - s, s2 - s1, s3 - s2, s4 - s3, s5 - s4]) {
+            for (ti, d) in t
+                .iter_mut()
+                .zip([s1 - s, s2 - s1, s3 - s2, s4 - s3, s5 - s4])
+            {
                 *ti = ti.min(d.as_secs_f64());
             }
         }
         let f = 2.0 * (n * m * h) as f64;
         let names = ["A=GW2t", "B=W1tG", "g2", "axpys", "P=W1W2"];
-        let flops = [f, f, 4.0 * (n * h + h * m) as f64 / 2.0, 4.0 * (n * h + h * m) as f64 / 2.0, f];
+        let flops = [
+            f,
+            f,
+            4.0 * (n * h + h * m) as f64 / 2.0,
+            4.0 * (n * h + h * m) as f64 / 2.0,
+            f,
+        ];
         for ((nm, ti), fl) in names.iter().zip(t).zip(flops) {
-            println!("({n},{m},{h}) {nm}: {:.1} us, {:.1} GF/s", ti * 1e6, fl / ti / 1e9);
+            println!(
+                "({n},{m},{h}) {nm}: {:.1} us, {:.1} GF/s",
+                ti * 1e6,
+                fl / ti / 1e9
+            );
         }
-        println!("({n},{m},{h}) sum of fastest phases {:.1} us", t.iter().sum::<f64>() * 1e6);
+        println!(
+            "({n},{m},{h}) sum of fastest phases {:.1} us",
+            t.iter().sum::<f64>() * 1e6
+        );
     }
 }
