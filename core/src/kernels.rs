@@ -316,13 +316,7 @@ fn tn_rows_across<T: Real, const MI: usize, const KB: usize>(
     i0: usize,
 ) {
     let mut at = [[T::zero(); MI]; KB];
-    for (i, acol) in a.chunks_exact(k).skip(i0).take(MI).enumerate() {
-        for (row, &x) in at.iter_mut().zip(acol) {
-            if let Some(y) = row.get_mut(i) {
-                *y = x;
-            }
-        }
-    }
+    transpose_block(&mut at, a, k, i0);
     let at = at.get(..k).unwrap_or(&[]);
     let full = at.chunks_exact(8);
     let rest = full.remainder();
@@ -331,15 +325,31 @@ fn tn_rows_across<T: Real, const MI: usize, const KB: usize>(
         let bfull = bcol.chunks_exact(8);
         let brest = bfull.remainder();
         for (atc, bc) in full.clone().zip(bfull) {
-            for (acc_l, (row, &bv)) in acc.iter_mut().zip(atc.iter().zip(bc)) {
-                for (s, &x) in acc_l.iter_mut().zip(row) {
-                    *s += x * bv;
-                }
-            }
+            // The eight lanes written out, so that vectors run across the
+            // MI outputs (contiguous) and never across lanes (which AVX-512
+            // would do with gathers and scatters).
+            let (Ok(rows), Ok(bv)) = (<&[[T; MI]; 8]>::try_from(atc), <&[T; 8]>::try_from(bc))
+            else {
+                break;
+            };
+            let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut acc;
+            let [r0, r1, r2, r3, r4, r5, r6, r7] = rows;
+            let [b0, b1, b2, b3, b4, b5, b6, b7] = *bv;
+            lane_axpy(a0, r0, b0);
+            lane_axpy(a1, r1, b1);
+            lane_axpy(a2, r2, b2);
+            lane_axpy(a3, r3, b3);
+            lane_axpy(a4, r4, b4);
+            lane_axpy(a5, r5, b5);
+            lane_axpy(a6, r6, b6);
+            lane_axpy(a7, r7, b7);
         }
-        for (acc_l, (row, &bv)) in acc.iter_mut().zip(rest.iter().zip(brest)) {
-            for (s, &x) in acc_l.iter_mut().zip(row) {
-                *s += x * bv;
+        // The remainder (fewer than eight rows) goes to the first lanes.
+        {
+            let [a0, a1, a2, a3, a4, a5, a6, a7] = &mut acc;
+            let lanes: [&mut [T; MI]; 8] = [a0, a1, a2, a3, a4, a5, a6, a7];
+            for (acc_l, (row, &bv)) in lanes.into_iter().zip(rest.iter().zip(brest)) {
+                lane_axpy(acc_l, row, bv);
             }
         }
         let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
@@ -348,6 +358,33 @@ fn tn_rows_across<T: Real, const MI: usize, const KB: usize>(
                 let l = |v: &[T; MI]| v.get(i).copied().unwrap_or_else(T::zero);
                 *d = ((l(&a0) + l(&a4)) + (l(&a1) + l(&a5)))
                     + ((l(&a2) + l(&a6)) + (l(&a3) + l(&a7)));
+            }
+        }
+    }
+}
+
+/// `acc[i] += row[i]·b` for the `MI` outputs of one lane.
+#[inline(always)]
+fn lane_axpy<T: Real, const MI: usize>(acc: &mut [T; MI], row: &[T; MI], b: T) {
+    for (s, &x) in acc.iter_mut().zip(row) {
+        *s += x * b;
+    }
+}
+
+/// `at[l][i] = a[l, i0 + i]` (`a` is `k×·`, column-major). Kept out of
+/// line, i.e. compiled for the baseline instruction set: its strided stores
+/// must not become AVX-512 scatter instructions, which are slow.
+#[inline(never)]
+fn transpose_block<T: Real, const MI: usize, const KB: usize>(
+    at: &mut [[T; MI]; KB],
+    a: &[T],
+    k: usize,
+    i0: usize,
+) {
+    for (i, acol) in a.chunks_exact(k).skip(i0).take(MI).enumerate() {
+        for (row, &x) in at.iter_mut().zip(acol) {
+            if let Some(y) = row.get_mut(i) {
+                *y = x;
             }
         }
     }
@@ -520,7 +557,7 @@ mod wide {
     use super::{mm_nn_body, mm_nt_body, mm_tn_body, Real};
 
     macro_rules! variant {
-        ($feature:literal, $nn:ident, $nt:ident, $tn:ident, $mr:literal, $mi:literal) => {
+        ($feature:literal, $nn:ident, $nt:ident, $tn:ident, $mr:literal, $mi:literal, $mi_wide:literal) => {
             #[target_feature(enable = $feature)]
             pub fn $nn<T: Real>(c: &mut [T], a: &[T], b: &[T], r: usize, k: usize) {
                 mm_nn_body::<T, $mr>(c, a, b, r, k)
@@ -530,21 +567,18 @@ mod wide {
                 mm_nt_body::<T, $mr>(c, a, b, r, k)
             }
             #[target_feature(enable = $feature)]
-            #[allow(dead_code)]
             pub fn $tn<T: Real>(c: &mut [T], a: &[T], b: &[T], r: usize, k: usize) {
-                mm_tn_body::<T, $mi>(c, a, b, r, k)
+                // Wider row blocks only pay off with many rows.
+                if r >= 8 * $mi_wide {
+                    mm_tn_body::<T, $mi_wide>(c, a, b, r, k)
+                } else {
+                    mm_tn_body::<T, $mi>(c, a, b, r, k)
+                }
             }
         };
     }
-    variant!("avx2", nn_avx2, nt_avx2, tn_avx2, 8, 4);
-    variant!("avx512f", nn_avx512, nt_avx512, _tn_avx512, 16, 4);
-
-    /// `mm_tn` with AVX-512F measured slower than with AVX2 (its transposed
-    /// block compiles worse): AVX-512 machines run the AVX2 body.
-    #[target_feature(enable = "avx2")]
-    pub fn tn_avx512_as_avx2<T: Real>(c: &mut [T], a: &[T], b: &[T], r: usize, k: usize) {
-        mm_tn_body::<T, 4>(c, a, b, r, k)
-    }
+    variant!("avx2", nn_avx2, nt_avx2, tn_avx2, 4, 4, 4);
+    variant!("avx512f", nn_avx512, nt_avx512, tn_avx512, 16, 4, 8);
 }
 
 /// Runs `$wide` variant for the detected level, else the portable `$body`.
@@ -591,7 +625,7 @@ pub fn mm_tn<T: Real>(c: &mut [T], a: &[T], b: &[T], r: usize, k: usize) {
         return;
     }
     dispatch!(
-        tn_avx512_as_avx2,
+        tn_avx512,
         tn_avx2,
         mm_tn_body::<T, 2>(c, a, b, r, k),
         (c, a, b, r, k)
