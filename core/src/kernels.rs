@@ -930,7 +930,10 @@ pub fn sym_extremes<T: Real>(a: &mut [T], p: usize, work: &mut [T], want_min: bo
     };
     let (d, e2) = (a.get(..p).unwrap_or(&[]), work.get(..p).unwrap_or(&[]));
     let [lmax, lmin] = laguerre([d, d], [e2, e2], p, [(t, true, true), (t, false, want_min)]);
-    (if want_min { lmin } else { T::zero() }, lmax)
+    (
+        if want_min { t.unscale(lmin) } else { T::zero() },
+        t.unscale(lmax),
+    )
 }
 
 /// [`sym_extremes`] of three matrices of the same size at once (`mats[i]`
@@ -967,11 +970,13 @@ pub fn sym_extremes3<T: Real>(
             (t2, false, want_min[2]),
         ],
     );
-    let pick = |lmin: T, lmax: T, w: bool| (if w { lmin } else { T::zero() }, lmax);
+    let pick = |t: Tridiagonal<T>, lmin: T, lmax: T, w: bool| {
+        (if w { t.unscale(lmin) } else { T::zero() }, t.unscale(lmax))
+    };
     [
-        pick(n0, m0, want_min[0]),
-        pick(n1, m1, want_min[1]),
-        pick(n2, m2, want_min[2]),
+        pick(t0, n0, m0, want_min[0]),
+        pick(t1, n1, m1, want_min[1]),
+        pick(t2, n2, m2, want_min[2]),
     ]
 }
 
@@ -986,6 +991,29 @@ struct Tridiagonal<T> {
     pivmin: T,
     /// Absolute accuracy the reduction leaves: ε‖T‖.
     atol: T,
+    /// The matrix was scaled by `2^-exp` (exactly): eigenvalues are
+    /// `2^exp` times those of `T`.
+    exp: i32,
+}
+
+impl<T: Real> Tridiagonal<T> {
+    /// An eigenvalue of `T` back in the units of the input matrix.
+    fn unscale(&self, v: T) -> T {
+        T::of(libm::ldexp(v.to_f64(), self.exp))
+    }
+}
+
+/// The power of two `2^-e` that brings `m > 0` into `[0.5, 1)`, with `e`;
+/// `None` when `m` is zero, not finite, or the power is not representable
+/// in `T`. Multiplying by it is exact (barring underflow of much smaller
+/// numbers), so scaling a matrix by it changes no bit of what follows.
+fn pow2_scale<T: Real>(m: T) -> Option<(T, i32)> {
+    if !(m > T::zero()) || !m.finite() {
+        return None;
+    }
+    let (_, e) = libm::frexp(m.to_f64());
+    let s = T::of(libm::ldexp(1.0, -e));
+    (s.finite() && s > T::zero()).then_some((s, e))
 }
 
 /// Reduces the symmetric `p×p` `a` to tridiagonal form and lays it out for
@@ -995,6 +1023,19 @@ fn tridiagonal<T: Real>(a: &mut [T], p: usize, work: &mut [T]) -> Option<Tridiag
     if p == 0 || a.len() < p * p || work.len() < p {
         return None;
     }
+    // Scale by a power of two so the largest entry is in [0.5, 1): squares
+    // of entries can then neither overflow nor (for the entries that
+    // matter) underflow, whatever the scale of the input.
+    let amax = a.iter().take(p * p).fold(T::zero(), |m, &x| max(m, abs(x)));
+    let exp = match pow2_scale(amax) {
+        Some((s, e)) => {
+            for x in a.iter_mut().take(p * p) {
+                *x *= s;
+            }
+            e
+        }
+        None => 0,
+    };
     tridiagonalize(a, p, work);
     // Diagonal d_i = a_ii, off-diagonal e_i = a_{i+1,i}.
     let d = |a: &[T], i: usize| rd(a, i + i * p);
@@ -1036,6 +1077,7 @@ fn tridiagonal<T: Real>(a: &mut [T], p: usize, work: &mut [T]) -> Option<Tridiag
         hi,
         pivmin,
         atol: T::EPSILON * max(abs(lo), abs(hi)) + pivmin,
+        exp,
     })
 }
 
@@ -1162,14 +1204,25 @@ fn tridiagonalize<T: Real>(a: &mut [T], p: usize, work: &mut [T]) {
         let Some(x) = col_k.get_mut(k + 1..) else {
             return;
         };
-        let norm = sqrt(sum_sq(x));
-        if norm == T::zero() {
+        // The reflector is the same for any multiple of x: work with x
+        // scaled by a power of two into [0.5, 1), so that ‖x‖² neither
+        // underflows nor overflows (an exact scaling: the bits are those of
+        // the unscaled computation whenever that one stays in range). A
+        // column too small to scale is below rounding: left as it is.
+        let cmax = x.iter().fold(T::zero(), |m, &v| max(m, abs(v)));
+        let Some((s, _)) = pow2_scale(cmax) else {
             continue;
+        };
+        for xi in x.iter_mut() {
+            *xi *= s;
         }
+        let norm = sqrt(sum_sq(x));
         let x0 = rd(x, 0);
         let alpha = if x0 > T::zero() { -norm } else { norm };
         wr(x, 0, x0 - alpha);
         let tau = (T::one() + T::one()) / ((norm + norm) * (norm + abs(x0)));
+        // The new sub-diagonal entry, −sign(x₀)‖x‖, in the matrix's units.
+        let alpha = alpha * (T::one() / s);
         let v: &[T] = x;
         let len = p - k - 1;
         let Some(w) = work.get_mut(..len) else {

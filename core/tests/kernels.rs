@@ -37,9 +37,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
     /// Random Grams (PSD, rank-deficient when h < p) and random indefinite
-    /// symmetric matrices, scales over 20 orders of magnitude.
+    /// symmetric matrices, entries from 1e-150 to 1e150 (Grams to 1e±300).
     #[test]
-    fn extremes_match_dense(p in 1usize..40, h in 1usize..60, seed in any::<u64>(), log_s in -10.0f64..10.0, psd in any::<bool>()) {
+    fn extremes_match_dense(p in 1usize..40, h in 1usize..60, seed in any::<u64>(), log_s in -150.0f64..150.0, psd in any::<bool>()) {
         let mut rng = Rng::new(seed);
         let s = 10f64.powf(log_s);
         let a = if psd {
@@ -308,5 +308,71 @@ fn extremes3_same_bits_as_single() {
                 "p={p}"
             );
         }
+    }
+}
+
+/// Scales whose squares leave the floating-point range (found by the API
+/// fuzz, core/tests/fuzz_api.rs): a Gram column whose norm² underflows, and
+/// entries near √MAX, in f64 and f32.
+#[test]
+fn extremes_at_extreme_scales() {
+    let close = |got: f64, want: f64, tol: f64| (got - want).abs() <= tol * want.abs().max(1e-300);
+    // W₁W₁ᵀ of W₁ = (1e-155, 0, 0.322)ᵀ: eigenvalues 0.1039, 0, 0.
+    let w = [1e-155f64, 0.0, 0.322_271_036_745_010_45];
+    let mut g: Vec<f64> = (0..9).map(|k| w[k % 3] * w[k / 3]).collect();
+    let (lo, hi) = kernels::sym_extremes(&mut g, 3, &mut [0.0; 3], true);
+    assert!(close(hi, w[2] * w[2], 1e-12), "lambda_max {hi:e}");
+    assert!(lo.abs() <= 1e-15 * hi, "lambda_min {lo:e}");
+    // [[1, 0.3], [0.3, 2]]·s, eigenvalues (1.5 ± √0.34)·s, up to s near √MAX and beyond.
+    for s in [1e-300f64, 1e-160, 1e160, 1e207, 1e300] {
+        let mut a = [s, 0.3 * s, 0.3 * s, 2.0 * s];
+        let (lo, hi) = kernels::sym_extremes(&mut a, 2, &mut [0.0; 2], true);
+        let r = 0.34f64.sqrt();
+        assert!(
+            close(hi, (1.5 + r) * s, 1e-12),
+            "s = {s:e}: lambda_max {hi:e}"
+        );
+        assert!(
+            close(lo, (1.5 - r) * s, 1e-12),
+            "s = {s:e}: lambda_min {lo:e}"
+        );
+    }
+    // f32 Gram with entries ~4e16 (squares beyond f32's range).
+    let w2 = [[-109_096_374.0f32, -191_359_120.0], [0.0, 113_578_016.0]];
+    let mut a = [0f32; 4];
+    for i in 0..2 {
+        for j in 0..2 {
+            a[i + 2 * j] = (0..2).map(|k| w2[k][i] * w2[k][j]).sum();
+        }
+    }
+    let (t, d) = (
+        f64::from(a[0]) + f64::from(a[3]),
+        f64::from(a[0]) * f64::from(a[3]) - f64::from(a[1]) * f64::from(a[2]),
+    );
+    let want_lo = 0.5 * (t - (t * t - 4.0 * d).sqrt());
+    let (lo, _) = kernels::sym_extremes(&mut a, 2, &mut [0f32; 2], true);
+    assert!(
+        close(f64::from(lo), want_lo, 1e-3),
+        "f32 lambda_min {lo:e}, want {want_lo:e}"
+    );
+    // A 20×20 Gram at 1e±150 per entry (1e±300 per Gram entry).
+    let mut rng = Rng::new(4);
+    for s in [1e-150f64, 1e150] {
+        let mut wm = DMatrix::<f64>::zeros(20, 30);
+        rng.fill_gaussian(&mut wm, 1.0);
+        let g1 = &wm * wm.transpose();
+        let (dl, dh) = dense_extremes(&g1);
+        let mut gs: Vec<f64> = g1.iter().map(|&x| x * s * s).collect();
+        let (lo, hi) = kernels::sym_extremes(&mut gs, 20, &mut [0.0; 20], true);
+        assert!(
+            close(hi, dh * s * s, 1e-12),
+            "s={s:e}: {hi:e} vs {:e}",
+            dh * s * s
+        );
+        assert!(
+            close(lo, dl * s * s, 1e-10),
+            "s={s:e}: {lo:e} vs {:e}",
+            dl * s * s
+        );
     }
 }
