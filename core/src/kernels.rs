@@ -999,20 +999,49 @@ struct Tridiagonal<T> {
 impl<T: Real> Tridiagonal<T> {
     /// An eigenvalue of `T` back in the units of the input matrix.
     fn unscale(&self, v: T) -> T {
-        T::of(libm::ldexp(v.to_f64(), self.exp))
+        if self.exp == 0 {
+            v
+        } else {
+            T::of(v.to_f64() * pow2(self.exp))
+        }
     }
 }
 
+/// `2^e` in `f64` (0 or ∞ outside the normal range).
+fn pow2(e: i32) -> f64 {
+    if e > 1023 {
+        f64::INFINITY
+    } else if e < -1022 {
+        0.0
+    } else {
+        f64::from_bits(((1023 + e) as u64) << 52)
+    }
+}
+
+/// `true` when `m²` is comfortably inside the normal range of `T` (a
+/// margin of 2⁴⁰ on both sides), so sums of squares of numbers up to `m`
+/// neither overflow nor lose `m`'s own square to underflow.
+fn square_safe<T: Real>(m: T) -> bool {
+    let margin = T::of(1_099_511_627_776.0); // 2⁴⁰
+    let sq = m * m;
+    sq > T::MIN_POSITIVE * margin && (sq * margin).finite()
+}
+
 /// The power of two `2^-e` that brings `m > 0` into `[0.5, 1)`, with `e`;
-/// `None` when `m` is zero, not finite, or the power is not representable
-/// in `T`. Multiplying by it is exact (barring underflow of much smaller
-/// numbers), so scaling a matrix by it changes no bit of what follows.
+/// `None` when `m` is zero, not finite, subnormal, or the power is not
+/// representable in `T`. Multiplying by it is exact (barring underflow of
+/// much smaller numbers), so scaling a matrix by it changes no bit of what
+/// follows.
 fn pow2_scale<T: Real>(m: T) -> Option<(T, i32)> {
     if !(m > T::zero()) || !m.finite() {
         return None;
     }
-    let (_, e) = libm::frexp(m.to_f64());
-    let s = T::of(libm::ldexp(1.0, -e));
+    let biased = ((m.to_f64().to_bits() >> 52) & 0x7ff) as i32;
+    if biased == 0 {
+        return None;
+    }
+    let e = biased - 1022;
+    let s = T::of(pow2(-e));
     (s.finite() && s > T::zero()).then_some((s, e))
 }
 
@@ -1027,6 +1056,8 @@ fn tridiagonal<T: Real>(a: &mut [T], p: usize, work: &mut [T]) -> Option<Tridiag
     // of entries can then neither overflow nor (for the entries that
     // matter) underflow, whatever the scale of the input.
     let amax = a.iter().take(p * p).fold(T::zero(), |m, &x| max(m, abs(x)));
+    // (Always, not only when squares would leave the range: Laguerre's
+    // recurrence also forms 1/q³ for pivots q near the matrix's scale.)
     let exp = match pow2_scale(amax) {
         Some((s, e)) => {
             for x in a.iter_mut().take(p * p) {
@@ -1210,19 +1241,28 @@ fn tridiagonalize<T: Real>(a: &mut [T], p: usize, work: &mut [T]) {
         // the unscaled computation whenever that one stays in range). A
         // column too small to scale is below rounding: left as it is.
         let cmax = x.iter().fold(T::zero(), |m, &v| max(m, abs(v)));
-        let Some((s, _)) = pow2_scale(cmax) else {
-            continue;
+        let s = if square_safe(cmax) {
+            T::one()
+        } else {
+            let Some((s, _)) = pow2_scale(cmax) else {
+                continue;
+            };
+            for xi in x.iter_mut() {
+                *xi *= s;
+            }
+            s
         };
-        for xi in x.iter_mut() {
-            *xi *= s;
-        }
         let norm = sqrt(sum_sq(x));
         let x0 = rd(x, 0);
         let alpha = if x0 > T::zero() { -norm } else { norm };
         wr(x, 0, x0 - alpha);
         let tau = (T::one() + T::one()) / ((norm + norm) * (norm + abs(x0)));
         // The new sub-diagonal entry, −sign(x₀)‖x‖, in the matrix's units.
-        let alpha = alpha * (T::one() / s);
+        let alpha = if s == T::one() {
+            alpha
+        } else {
+            alpha * (T::one() / s)
+        };
         let v: &[T] = x;
         let len = p - k - 1;
         let Some(w) = work.get_mut(..len) else {
