@@ -1419,10 +1419,9 @@ fn rules_and_certificates_never_panic() {
 /// entries near `√MAX` overflow. The trainer then computes a wrong `β_t`,
 /// `α_t` or `‖G‖₂`, the "certified" Local step is too large, and the checker
 /// (rightly) reports a violation. Each matrix below is one the fuzz met;
-/// the expected values are exact up to rounding. Fails today; run with
-/// `cargo test -p overlin-core --test fuzz_api -- --ignored`.
+/// the expected values are exact up to rounding. Fixed by the exact
+/// power-of-two scaling of the matrix and of each Householder column.
 #[test]
-#[ignore = "known: sym_extremes is wrong at extreme scales (RELIABILITY.md)"]
 fn extreme_eigenvalues_are_accurate_at_extreme_scales() {
     let close = |got: f64, want: f64, tol: f64| (got - want).abs() <= tol * want.abs().max(1e-300);
     // W₁W₁ᵀ of W₁ = (1e-155, 0, 0.322)ᵀ: eigenvalues 0.1039, 0, 0.

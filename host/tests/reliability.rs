@@ -822,18 +822,17 @@ fn existing_outputs_are_never_overwritten_without_force() {
 }
 
 // ---------------------------------------------------------------------------
-// Known limitation (found by the core fuzz, not fixed; RELIABILITY.md)
+// Regressions found by the core fuzz (RELIABILITY.md)
 // ---------------------------------------------------------------------------
 
-/// In `f32`, Lemma 2's bound can be tight to a few ulps of the gap: on
-/// this start (large `W₂`, a one-column `X`) the same steps in `f64` have a
-/// slack of `8·10⁻⁷·gap`, about 7 `f32` ulps, while the gaps computed in
-/// `f32` carry about 20 ulps of rounding, more than THEORY §11's allowance
-/// `8ε(gap + |L*| + 1)`: every step is reported as a violation although the
-/// bound holds. This test states the desired behaviour and fails today;
-/// run it with `cargo test -p overlin --test reliability -- --ignored`.
+/// In `f32`, on this start (entries of `W₂` near 10⁸, a one-column `X`) every
+/// step used to be reported as a violation: the Gram matrices' entries are
+/// near 10¹⁶, their squares leave the `f32` range inside the Householder
+/// reduction of `kernels::sym_extremes`, and `β_t` came out wrong, so the
+/// predicted bound was too tight. The exact power-of-two scaling of the
+/// matrix and of each Householder column fixed it; the same steps hold in
+/// `f64` and in `f32`.
 #[test]
-#[ignore = "known: f32 gap rounding can exceed the THEORY §11 allowance (RELIABILITY.md)"]
 fn f32_rounding_of_a_tight_descent_bound_is_not_reported_as_a_violation() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
@@ -862,9 +861,8 @@ fn f32_rounding_of_a_tight_descent_bound_is_not_reported_as_a_violation() {
 /// with one entry of 1e-155 gets `β₀` = 2.8e-4 instead of 0.104, so the
 /// "certified" Local step is 380 times too large, the run diverges and the
 /// checker reports a violation. With the entry 1e-20 the same run is fine.
-/// Fails today; run with `-- --ignored`.
+/// Fixed by the exact power-of-two scaling in `sym_extremes`.
 #[test]
-#[ignore = "known: sym_extremes loses beta_t when a Gram column norm underflows (RELIABILITY.md)"]
 fn a_tiny_start_entry_does_not_break_the_local_rule() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
