@@ -1018,13 +1018,24 @@ fn pow2(e: i32) -> f64 {
     }
 }
 
-/// `true` when `m²` is comfortably inside the normal range of `T` (a
-/// margin of 2⁴⁰ on both sides), so sums of squares of numbers up to `m`
-/// neither overflow nor lose `m`'s own square to underflow.
-fn square_safe<T: Real>(m: T) -> bool {
+/// `true` when a sum of squares is comfortably inside the normal range of
+/// `T` (a margin of 2⁴⁰ on both sides), so its square root and the
+/// Householder factor built from it are accurate and finite.
+fn square_safe_sum<T: Real>(sq: T) -> bool {
     let margin = T::of(1_099_511_627_776.0); // 2⁴⁰
-    let sq = m * m;
     sq > T::MIN_POSITIVE * margin && (sq * margin).finite()
+}
+
+/// `true` when a matrix whose largest entry is `amax` can go through the
+/// reduction and Laguerre's recurrence unscaled: the recurrence forms cubes
+/// of pivot reciprocals, from `1/amax` (must not underflow) down to pivots
+/// of `ε·amax` (must not overflow); squares of entries are then in range
+/// too. In f64 that is about `1e-90 ≤ amax ≤ 1e90`.
+fn scale_safe<T: Real>(amax: T) -> bool {
+    let margin = T::of(1_099_511_627_776.0); // 2⁴⁰
+    let u = T::one() / amax;
+    let t = u / T::EPSILON;
+    u * u * u > T::MIN_POSITIVE * margin && (t * t * t * margin).finite()
 }
 
 /// The power of two `2^-e` that brings `m > 0` into `[0.5, 1)`, with `e`;
@@ -1056,9 +1067,12 @@ fn tridiagonal<T: Real>(a: &mut [T], p: usize, work: &mut [T]) -> Option<Tridiag
     // of entries can then neither overflow nor (for the entries that
     // matter) underflow, whatever the scale of the input.
     let amax = a.iter().take(p * p).fold(T::zero(), |m, &x| max(m, abs(x)));
-    // (Always, not only when squares would leave the range: Laguerre's
-    // recurrence also forms 1/q³ for pivots q near the matrix's scale.)
-    let exp = match pow2_scale(amax) {
+    let scale = if scale_safe(amax) {
+        None
+    } else {
+        pow2_scale(amax)
+    };
+    let exp = match scale {
         Some((s, e)) => {
             for x in a.iter_mut().take(p * p) {
                 *x *= s;
@@ -1240,19 +1254,21 @@ fn tridiagonalize<T: Real>(a: &mut [T], p: usize, work: &mut [T]) {
         // underflows nor overflows (an exact scaling: the bits are those of
         // the unscaled computation whenever that one stays in range). A
         // column too small to scale is below rounding: left as it is.
-        let cmax = x.iter().fold(T::zero(), |m, &v| max(m, abs(v)));
-        let s = if square_safe(cmax) {
+        let mut nsq = sum_sq(x);
+        let s = if square_safe_sum(nsq) {
             T::one()
         } else {
+            let cmax = x.iter().fold(T::zero(), |m, &v| max(m, abs(v)));
             let Some((s, _)) = pow2_scale(cmax) else {
                 continue;
             };
             for xi in x.iter_mut() {
                 *xi *= s;
             }
+            nsq = sum_sq(x);
             s
         };
-        let norm = sqrt(sum_sq(x));
+        let norm = sqrt(nsq);
         let x0 = rd(x, 0);
         let alpha = if x0 > T::zero() { -norm } else { norm };
         wr(x, 0, x0 - alpha);
