@@ -9,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+# Property tests and fuzz suites draw from a fixed seed so a run is
+# reproducible; set PROPTEST_RNG_SEED to another u64 to explore new cases.
+export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261128}"
 
 missing=0
 need() {

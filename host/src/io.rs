@@ -61,13 +61,13 @@ pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>> {
     Ok(m)
 }
 
-/// The dimensions of the `'shape': (...)` entry of a `.npy` header, read
-/// before npyz parses it. npyz multiplies the dimensions unchecked (a panic
-/// in debug builds, a wrapped count in release builds), so a header whose
-/// dimensions overflow 64 bits must be refused first. `None` when the
-/// header or its shape cannot be found or parsed: npyz then reports the
-/// format error itself.
-fn npy_header_shape(head: &[u8]) -> Option<Vec<u64>> {
+/// A `'shape': (...)` entry of a `.npy` header whose entry count overflows
+/// 64 bits, read before npyz parses the header. npyz multiplies the
+/// dimensions unchecked (a panic in debug builds, a wrapped count in release
+/// builds), so such a header must be refused first. `None` when no shape
+/// entry overflows (or none can be parsed: npyz then reports the format
+/// error itself).
+fn npy_header_overflowing_shape(head: &[u8]) -> Option<Vec<u64>> {
     let (len, start): (usize, usize) = match (head.get(..6), head.get(6).copied()) {
         (Some(b"\x93NUMPY"), Some(1)) => (
             usize::from(u16::from_le_bytes([*head.get(8)?, *head.get(9)?])),
@@ -92,14 +92,31 @@ fn npy_header_shape(head: &[u8]) -> Option<Vec<u64>> {
             .unwrap_or(after)
             .trim_start();
         if let Some(rest) = after.strip_prefix(':') {
-            let rest = rest.trim_start().strip_prefix('(')?;
-            let inner = rest.get(..rest.find(')')?)?;
-            return inner
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(|p| p.trim_end_matches('L').parse::<u64>().ok())
-                .collect();
+            // Every `'shape':` key is checked, not only the first: a header
+            // may repeat the key (inside a hostile `descr`), and the parser
+            // then takes another one than this scan would.
+            let dims: Option<Vec<u64>> = rest
+                .trim_start()
+                .strip_prefix('(')
+                .and_then(|rest| rest.get(..rest.find(')')?))
+                .and_then(|inner| {
+                    inner
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(|p| p.trim_end_matches('L').parse::<u64>().ok())
+                        .collect()
+                });
+            if let Some(dims) = dims {
+                let fits = dims
+                    .iter()
+                    .filter(|&&d| d != 0)
+                    .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+                    .is_some();
+                if !fits {
+                    return Some(dims);
+                }
+            }
         }
         from += i + 5;
     }
@@ -115,17 +132,10 @@ fn read_npy(path: &Path, name: &str) -> Result<DMatrix<f64>> {
         .take(1 << 20)
         .read_to_end(&mut head)
         .map_err(|e| Error::input(format!("{name}: cannot read: {e}")))?;
-    if let Some(dims) = npy_header_shape(&head) {
-        let fits = dims
-            .iter()
-            .filter(|&&d| d != 0)
-            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-            .is_some();
-        if !fits {
-            return Err(Error::input(format!(
-                "{name}: .npy shape {dims:?} has more entries than can be addressed"
-            )));
-        }
+    if let Some(dims) = npy_header_overflowing_shape(&head) {
+        return Err(Error::input(format!(
+            "{name}: .npy shape {dims:?} has more entries than can be addressed"
+        )));
     }
     let reader = std::io::Cursor::new(head).chain(BufReader::new(file));
     let npy = npyz::NpyFile::new(reader)

@@ -696,3 +696,13 @@ fn overflowing_truncated_and_unparsable_npy_headers_are_named_on_one_line() {
         assert!(msg.starts_with(&path.display().to_string()), "{msg}");
     }
 }
+
+/// Regression (found by `hostile_npy_headers_never_panic` in CI): a header
+/// whose `descr` smuggles a first `'shape': (1, 1)` before the real,
+/// overflowing shape must be refused, not reach npyz's unchecked product.
+#[test]
+fn repeated_shape_key_with_an_overflowing_shape_is_refused() {
+    let header = "{'descr': '<f8', 'shape': (1, 1), 'fortran_order': True, 'shape': (2, 18446744073709551615), }";
+    let r = read("npy", &npy_with_header(header, false, &[]));
+    assert!(matches!(r, Ok(None)), "{r:?}");
+}
