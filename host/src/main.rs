@@ -211,8 +211,9 @@ struct RunCli {
     /// Print the final summary as one JSON object on stdout.
     #[arg(long)]
     json: bool,
-    /// Check Lemma 3's imbalance drift every N steps (0 = never).
-    #[arg(long, default_value_t = 0)]
+    /// Check Lemma 3's imbalance drift every N steps (0 = never); the
+    /// spectrum costs O(h(n+m)^2), about one step's work.
+    #[arg(long, default_value_t = 10)]
     imbalance_every: usize,
     /// Steps without progress before status `stalled`.
     #[arg(long, default_value_t = 20)]

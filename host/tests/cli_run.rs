@@ -323,3 +323,20 @@ fn ctrl_c_stops_the_run_and_keeps_a_whole_csv() {
         "no temporary file left"
     );
 }
+
+/// By default `run` also checks Lemma 3 (THEORY §7) every 10 steps: the
+/// imbalance spectrum moves by at most the accumulated `Σ η² g²`.
+#[test]
+fn lemma3_is_checked_every_ten_steps_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, j) = run_json(dir.path(), &["--iters", "35", "--tol", "1e-300"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(j["iterations"], 35, "{j}");
+    assert_eq!(j["tally"]["imbalance_checks"], 3, "{j}");
+    assert_eq!(j["tally"]["imbalance_violations"], 0, "{j}");
+    let (_, j) = run_json(
+        dir.path(),
+        &["--iters", "35", "--tol", "1e-300", "--imbalance-every", "0"],
+    );
+    assert_eq!(j["tally"]["imbalance_checks"], 0, "{j}");
+}

@@ -149,7 +149,7 @@ pub fn run_spec(iters: usize, rel_tol: f64, keep_records: bool) -> RunSpec {
         tol: rel_tol,
         relative: true,
         certify: true,
-        imbalance_every: 0,
+        imbalance_every: 10,
         stall_window: 20,
         keep_records,
     }
