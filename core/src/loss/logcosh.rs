@@ -3,12 +3,11 @@
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, OMatrix};
 
-use super::squared::data_spectrum;
+use super::squared::regression_data;
 use super::{clamp_gap, minimize_gd, Evaluation, Loss, LossConstants, LossKind};
 use crate::error::ProblemError;
 use crate::kernels;
 use crate::linalg::matrix_norms;
-use crate::net::check_finite;
 use crate::scalar::{abs, ln_1p, log_cosh, tanh, Real};
 
 /// `ℓ(W) = (1/N) Σ_ij [log cosh(r_ij) + (γ/2) r_ij²]` with `r = XW − Y`,
@@ -82,20 +81,7 @@ where
     /// reaching machine precision ([`ProblemError::SolverFailed`]).
     pub fn new(x: OMatrix<T, S, N>, y: OMatrix<T, S, M>, gamma: T) -> Result<Self, ProblemError> {
         let samples = x.nrows();
-        if y.ncols() == 0 {
-            return Err(ProblemError::ZeroSize {
-                what: "m (columns of Y)",
-            });
-        }
-        if y.nrows() != samples {
-            return Err(ProblemError::ShapeMismatch {
-                what: "Y",
-                expected: (samples, y.ncols()),
-                found: y.shape(),
-            });
-        }
-        let (lmin, lmax) = data_spectrum(&x)?;
-        check_finite("Y", &y)?;
+        let (lmin, lmax) = regression_data(&x, &y)?;
         if !(gamma > T::zero() && gamma.finite()) {
             return Err(ProblemError::InvalidParameter {
                 what: "gamma (log-cosh ridge weight) must be positive and finite",

@@ -68,6 +68,33 @@ where
     Ok((lmin, lmax))
 }
 
+/// Validates regression data `X` (N×n, full column rank) and targets `Y`
+/// (N×m) and returns the extreme eigenvalues of `XᵀX` (THEORY §9.1, §9.3).
+pub(crate) fn regression_data<T: Real, S: Dim, N: Dim, M: Dim>(
+    x: &OMatrix<T, S, N>,
+    y: &OMatrix<T, S, M>,
+) -> Result<(T, T), ProblemError>
+where
+    DefaultAllocator: Allocator<S, N> + Allocator<S, M> + Allocator<N, N> + Allocator<N>,
+{
+    let samples = x.nrows();
+    if y.ncols() == 0 {
+        return Err(ProblemError::ZeroSize {
+            what: "m (columns of Y)",
+        });
+    }
+    if y.nrows() != samples {
+        return Err(ProblemError::ShapeMismatch {
+            what: "Y",
+            expected: (samples, y.ncols()),
+            found: y.shape(),
+        });
+    }
+    let spectrum = data_spectrum(x)?;
+    check_finite("Y", y)?;
+    Ok(spectrum)
+}
+
 impl<T: Real, S: Dim, N: Dim, M: Dim> SquaredLoss<T, S, N, M>
 where
     DefaultAllocator: Allocator<S, N>
@@ -81,20 +108,7 @@ where
     /// Builds the loss, solving for `W*` by Householder least squares.
     pub fn new(x: OMatrix<T, S, N>, y: OMatrix<T, S, M>) -> Result<Self, ProblemError> {
         let (samples, n) = x.shape();
-        if y.ncols() == 0 {
-            return Err(ProblemError::ZeroSize {
-                what: "m (columns of Y)",
-            });
-        }
-        if y.nrows() != samples {
-            return Err(ProblemError::ShapeMismatch {
-                what: "Y",
-                expected: (samples, y.ncols()),
-                found: y.shape(),
-            });
-        }
-        let (lmin, lmax) = data_spectrum(&x)?;
-        check_finite("Y", &y)?;
+        let (lmin, lmax) = regression_data(&x, &y)?;
         let (sd, nd) = x.shape_generic();
         let (_, md) = y.shape_generic();
         let mut qr = x.clone();
