@@ -206,6 +206,73 @@ where
     trial: TwoLayer<T, N, H, M>,
     imbalance: ImbalanceWorkspace<T, N, H, M>,
     grams: GramState<T, N, M>,
+    spectra: SpectrumMemory<T, N, M>,
+}
+
+/// The symmetric matrices whose extreme eigenvalues the last step's
+/// certificate computed, and those extremes: this step starts Laguerre's
+/// iteration from them ([`kernels::StartHints`]), widened by the Frobenius
+/// norm of the change (≥ its 2-norm, so by Weyl's inequality no eigenvalue
+/// moved further). Late in a run the matrices barely move and one or two
+/// iterations replace the four to six a Gershgorin start needs; the result
+/// is converged to rounding either way.
+#[derive(Clone, Debug)]
+struct SpectrumMemory<T: Real, N: nalgebra::Dim, M: nalgebra::Dim>
+where
+    DefaultAllocator: nalgebra::allocator::Allocator<N, N> + nalgebra::allocator::Allocator<M, M>,
+{
+    /// `Γ₁`, `Γ₂`, and `GGᵀ` or `GᵀG` (whichever is smaller; `GᵀG` when `n = m`).
+    gram_n: OMatrix<T, N, N>,
+    gram_m: OMatrix<T, M, M>,
+    grad_n: OMatrix<T, N, N>,
+    grad_m: OMatrix<T, M, M>,
+    /// `(λ_min, λ_max)` of the three, in that order, once computed.
+    extremes: [Option<(T, T)>; 3],
+}
+
+impl<T: Real, N: nalgebra::Dim, M: nalgebra::Dim> SpectrumMemory<T, N, M>
+where
+    DefaultAllocator: nalgebra::allocator::Allocator<N, N> + nalgebra::allocator::Allocator<M, M>,
+{
+    fn new(n: N, m: M) -> Self {
+        Self {
+            gram_n: OMatrix::zeros_generic(n, n),
+            gram_m: OMatrix::zeros_generic(m, m),
+            grad_n: OMatrix::zeros_generic(n, n),
+            grad_m: OMatrix::zeros_generic(m, m),
+            extremes: [None; 3],
+        }
+    }
+
+    /// Hints for matrix `which` (0: `Γ₁`, 1: `Γ₂`, 2: the gradient's Gram),
+    /// now `current`, whose last value is in `last`; `current` becomes
+    /// the last value.
+    fn hints(extremes: Option<(T, T)>, last: &mut [T], current: &[T]) -> kernels::StartHints<T> {
+        let hints = match extremes {
+            Some((lmin, lmax)) => {
+                let delta = sqrt(kernels::sum_sq_diff(current, last));
+                kernels::StartHints::around(lmin, lmax, delta)
+            }
+            None => kernels::StartHints::default(),
+        };
+        for (l, &c) in last.iter_mut().zip(current) {
+            *l = c;
+        }
+        hints
+    }
+
+    /// [`kernels::sym_extremes_from`] of the square `mat` (destroyed),
+    /// started from [`Self::hints`].
+    fn extremes(
+        extremes: Option<(T, T)>,
+        last: &mut [T],
+        mat: &mut [T],
+        work: &mut [T],
+        want_min: bool,
+    ) -> (T, T) {
+        let hints = Self::hints(extremes, last, mat);
+        kernels::sym_extremes_from(mat, work.len(), work, want_min, hints)
+    }
 }
 
 /// Exact Gram matrices are formed every this many steps (and after every
@@ -459,6 +526,7 @@ where
             trial: TwoLayer::zeros_generic(nd, hd, md),
             imbalance: ImbalanceWorkspace::new(nd, hd, md),
             grams: GramState::new(nd, md, hd.value()),
+            spectra: SpectrumMemory::new(nd, md),
         };
         net.product_into(&mut ws.p);
         let eval = loss.evaluate_with_gradient(&ws.p, &mut ws.g);
@@ -560,9 +628,28 @@ where
         ws.grams.current(&self.net);
         ws.gram_n.copy_from(&ws.grams.g1);
         ws.gram_m.copy_from(&ws.grams.g2);
+        let mem = &mut ws.spectra;
+        let [x1, x2, xg] = mem.extremes;
         let ((min1, max1), (min2, max2), grad_sq_max) = if n == m {
             // All three eigenproblems are n×n: solve them together.
             gram_cols(&ws.g, &mut ws.grams.gg);
+            let hints = [
+                SpectrumMemory::<T, N, M>::hints(
+                    x1,
+                    mem.gram_n.as_mut_slice(),
+                    ws.gram_n.as_slice(),
+                ),
+                SpectrumMemory::<T, N, M>::hints(
+                    x2,
+                    mem.gram_m.as_mut_slice(),
+                    ws.gram_m.as_slice(),
+                ),
+                SpectrumMemory::<T, N, M>::hints(
+                    xg,
+                    mem.grad_m.as_mut_slice(),
+                    ws.grams.gg.as_slice(),
+                ),
+            ];
             let [e1, e2, eg] = kernels::sym_extremes3(
                 [
                     ws.gram_n.as_mut_slice(),
@@ -576,22 +663,47 @@ where
                 ],
                 n,
                 [h >= n, h >= m, false],
+                hints,
             );
-            (e1, e2, eg.1)
+            (e1, e2, eg)
         } else {
-            let e1 =
-                kernels::sym_extremes(ws.gram_n.as_mut_slice(), n, ws.eig_n.as_mut_slice(), h >= n);
-            let e2 =
-                kernels::sym_extremes(ws.gram_m.as_mut_slice(), m, ws.eig_m.as_mut_slice(), h >= m);
+            let e1 = SpectrumMemory::<T, N, M>::extremes(
+                x1,
+                mem.gram_n.as_mut_slice(),
+                ws.gram_n.as_mut_slice(),
+                ws.eig_n.as_mut_slice(),
+                h >= n,
+            );
+            let e2 = SpectrumMemory::<T, N, M>::extremes(
+                x2,
+                mem.gram_m.as_mut_slice(),
+                ws.gram_m.as_mut_slice(),
+                ws.eig_m.as_mut_slice(),
+                h >= m,
+            );
             let eg = if m <= n {
                 gram_cols(&ws.g, &mut ws.gram_m);
-                kernels::sym_extremes(ws.gram_m.as_mut_slice(), m, ws.eig_m.as_mut_slice(), false)
+                SpectrumMemory::<T, N, M>::extremes(
+                    xg,
+                    mem.grad_m.as_mut_slice(),
+                    ws.gram_m.as_mut_slice(),
+                    ws.eig_m.as_mut_slice(),
+                    false,
+                )
             } else {
                 gram_rows(&ws.g, &mut ws.gram_n);
-                kernels::sym_extremes(ws.gram_n.as_mut_slice(), n, ws.eig_n.as_mut_slice(), false)
+                SpectrumMemory::<T, N, M>::extremes(
+                    xg,
+                    mem.grad_n.as_mut_slice(),
+                    ws.gram_n.as_mut_slice(),
+                    ws.eig_n.as_mut_slice(),
+                    false,
+                )
             };
-            (e1, e2, eg.1)
+            (e1, e2, eg)
         };
+        ws.spectra.extremes = [Some((min1, max1)), Some((min2, max2)), Some(grad_sq_max)];
+        let grad_sq_max = grad_sq_max.1;
         // σ_n(W₁)² is 0 when h < n (rank), likewise σ_m(W₂)² (THEORY §1).
         let a1 = if h >= n { pos(min1) } else { T::zero() };
         let a2 = if h >= m { pos(min2) } else { T::zero() };

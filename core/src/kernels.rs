@@ -554,7 +554,9 @@ pub mod simd {
 /// generic bodies, wider blocks.
 #[cfg(target_arch = "x86_64")]
 mod wide {
-    use super::{mm_nn_body, mm_nt_body, mm_tn_body, Real};
+    use super::{
+        mm_nn_body, mm_nt_body, mm_tn_body, sym_extremes3_body, sym_extremes_body, Real, StartHints,
+    };
 
     macro_rules! variant {
         ($feature:literal, $nn:ident, $nt:ident, $tn:ident, $mr:literal, $mi:literal, $mi_wide:literal) => {
@@ -578,6 +580,33 @@ mod wide {
         };
     }
     variant!("avx2", nn_avx2, nt_avx2, tn_avx2, 4, 4, 4);
+
+    macro_rules! eigen_variant {
+        ($feature:literal, $one:ident, $three:ident) => {
+            #[target_feature(enable = $feature)]
+            pub fn $one<T: Real>(
+                a: &mut [T],
+                p: usize,
+                work: &mut [T],
+                want_min: bool,
+                hints: StartHints<T>,
+            ) -> (T, T) {
+                sym_extremes_body(a, p, work, want_min, hints)
+            }
+            #[target_feature(enable = $feature)]
+            pub fn $three<T: Real>(
+                mats: [&mut [T]; 3],
+                works: [&mut [T]; 3],
+                p: usize,
+                want_min: [bool; 3],
+                hints: [StartHints<T>; 3],
+            ) -> [(T, T); 3] {
+                sym_extremes3_body(mats, works, p, want_min, hints)
+            }
+        };
+    }
+    eigen_variant!("avx2", extremes_avx2, extremes3_avx2);
+    eigen_variant!("avx512f", extremes_avx512, extremes3_avx512);
     variant!("avx512f", nn_avx512, nt_avx512, tn_avx512, 16, 4, 8);
 }
 
@@ -925,49 +954,137 @@ pub fn compensated_sum<T: Real>(terms: impl IntoIterator<Item = T>) -> T {
 /// a fixed order and a fixed stopping rule, so the result is the same bits
 /// on every target.
 pub fn sym_extremes<T: Real>(a: &mut [T], p: usize, work: &mut [T], want_min: bool) -> (T, T) {
-    let Some(t) = tridiagonal(a, p, work) else {
+    sym_extremes_from(a, p, work, want_min, StartHints::default())
+}
+
+/// Points believed to lie outside the spectrum of a symmetric matrix, from
+/// which [`sym_extremes_from`] starts Laguerre's iteration instead of the
+/// Gershgorin bounds: typically the previous step's extremes widened by a
+/// bound on how far the matrix moved (Weyl: no eigenvalue moves more than
+/// the change's norm). A start closer than Gershgorin's saves iterations; a
+/// wrong one (inside the spectrum, as the Sturm count at it shows) costs
+/// one iteration and the result is the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StartHints<T> {
+    /// A number at most `λ_min`.
+    pub below_min: Option<T>,
+    /// A number at least `λ_max`.
+    pub above_max: Option<T>,
+}
+
+impl<T: Real> StartHints<T> {
+    /// `[λ_min − δ, λ_max + δ]` widened by a few roundings: outside the
+    /// spectrum of any symmetric matrix within `δ` (2-norm) of one whose
+    /// extremes are `λ_min, λ_max`.
+    pub fn around(lmin: T, lmax: T, delta: T) -> Self {
+        let widen = |v: T| abs(v) * T::of(8.0) * T::EPSILON;
+        let ok = |v: T| v.finite().then_some(v);
+        Self {
+            below_min: ok(lmin - delta - widen(lmin) - widen(delta)),
+            above_max: ok(lmax + delta + widen(lmax) + widen(delta)),
+        }
+    }
+}
+
+/// [`sym_extremes`] starting from `hints` where they are tighter than the
+/// Gershgorin bounds (see [`StartHints`]).
+pub fn sym_extremes_from<T: Real>(
+    a: &mut [T],
+    p: usize,
+    work: &mut [T],
+    want_min: bool,
+    hints: StartHints<T>,
+) -> (T, T) {
+    dispatch!(
+        extremes_avx512,
+        extremes_avx2,
+        sym_extremes_body(a, p, work, want_min, hints),
+        (a, p, work, want_min, hints)
+    )
+}
+
+#[inline(always)]
+fn sym_extremes_body<T: Real>(
+    a: &mut [T],
+    p: usize,
+    work: &mut [T],
+    want_min: bool,
+    hints: StartHints<T>,
+) -> (T, T) {
+    let [Some(t)] = tridiagonals([&mut *a], [&mut *work], p) else {
         return (T::zero(), T::zero());
     };
     let (d, e2) = (a.get(..p).unwrap_or(&[]), work.get(..p).unwrap_or(&[]));
-    let [lmax, lmin] = laguerre([d, d], [e2, e2], p, [(t, true, true), (t, false, want_min)]);
+    let [lmax, lmin] = laguerre_lanes(
+        [d, d],
+        [e2, e2],
+        p,
+        [
+            Lane::max(t, hints.above_max),
+            Lane::min(t, want_min, hints.below_min),
+        ],
+    );
     (
         if want_min { t.unscale(lmin) } else { T::zero() },
         t.unscale(lmax),
     )
 }
 
-/// [`sym_extremes`] of three matrices of the same size at once (`mats[i]`
-/// with scratch `works[i]`, `λ_min` only where `want_min[i]`): the same
-/// bits as three calls, faster for small `p`, where each call's recurrences
-/// wait on their divisions and the three can overlap.
+/// [`sym_extremes_from`] of three matrices of the same size at once
+/// (`mats[i]` with scratch `works[i]`, `λ_min` only where `want_min[i]`):
+/// the same bits as three calls, faster for small `p`, where each call's
+/// recurrences wait on their divisions and the three can overlap.
 pub fn sym_extremes3<T: Real>(
     mats: [&mut [T]; 3],
     works: [&mut [T]; 3],
     p: usize,
     want_min: [bool; 3],
+    hints: [StartHints<T>; 3],
+) -> [(T, T); 3] {
+    dispatch!(
+        extremes3_avx512,
+        extremes3_avx2,
+        sym_extremes3_body(mats, works, p, want_min, hints),
+        (mats, works, p, want_min, hints)
+    )
+}
+
+#[inline(always)]
+fn sym_extremes3_body<T: Real>(
+    mats: [&mut [T]; 3],
+    works: [&mut [T]; 3],
+    p: usize,
+    want_min: [bool; 3],
+    hints: [StartHints<T>; 3],
 ) -> [(T, T); 3] {
     let [a0, a1, a2] = mats;
     let [w0, w1, w2] = works;
-    let (Some(t0), Some(t1), Some(t2)) = (
-        tridiagonal(a0, p, w0),
-        tridiagonal(a1, p, w1),
-        tridiagonal(a2, p, w2),
-    ) else {
+    let ts = tridiagonals(
+        [&mut *a0, &mut *a1, &mut *a2],
+        [&mut *w0, &mut *w1, &mut *w2],
+        p,
+    );
+    let [Some(t0), Some(t1), Some(t2)] = ts else {
         return [(T::zero(), T::zero()); 3];
     };
     let (a0, a1, a2): (&[T], &[T], &[T]) = (a0, a1, a2);
     let (w0, w1, w2): (&[T], &[T], &[T]) = (w0, w1, w2);
-    let [m0, n0, m1, n1, m2, n2] = laguerre(
-        [a0, a0, a1, a1, a2, a2],
-        [w0, w0, w1, w1, w2, w2],
+    let [h0, h1, h2] = hints;
+    // Eight lanes (two idle): a whole number of vectors at every width.
+    let idle = Lane::min(t0, false, None);
+    let [m0, n0, m1, n1, m2, n2, _, _] = laguerre_lanes(
+        [a0, a0, a1, a1, a2, a2, a0, a0],
+        [w0, w0, w1, w1, w2, w2, w0, w0],
         p,
         [
-            (t0, true, true),
-            (t0, false, want_min[0]),
-            (t1, true, true),
-            (t1, false, want_min[1]),
-            (t2, true, true),
-            (t2, false, want_min[2]),
+            Lane::max(t0, h0.above_max),
+            Lane::min(t0, want_min[0], h0.below_min),
+            Lane::max(t1, h1.above_max),
+            Lane::min(t1, want_min[1], h1.below_min),
+            Lane::max(t2, h2.above_max),
+            Lane::min(t2, want_min[2], h2.below_min),
+            idle,
+            idle,
         ],
     );
     let pick = |t: Tridiagonal<T>, lmin: T, lmax: T, w: bool| {
@@ -978,6 +1095,118 @@ pub fn sym_extremes3<T: Real>(
         pick(t1, n1, m1, want_min[1]),
         pick(t2, n2, m2, want_min[2]),
     ]
+}
+
+/// [`tridiagonal`] of `K` matrices of size `p`, together when `p ≤ 4`.
+#[inline(always)]
+fn tridiagonals<T: Real, const K: usize>(
+    mats: [&mut [T]; K],
+    works: [&mut [T]; K],
+    p: usize,
+) -> [Option<Tridiagonal<T>>; K] {
+    match p {
+        1 => tridiagonal_small::<T, 1, K>(mats, works),
+        2 => tridiagonal_small::<T, 2, K>(mats, works),
+        3 => tridiagonal_small::<T, 3, K>(mats, works),
+        4 => tridiagonal_small::<T, 4, K>(mats, works),
+        _ => {
+            let mut out = [None; K];
+            for ((o, a), w) in out.iter_mut().zip(mats).zip(works) {
+                *o = tridiagonal(a, p, w);
+            }
+            out
+        }
+    }
+}
+
+/// [`laguerre`] on the tridiagonals `(d[j], e2[j])` (diagonal and squared
+/// off-diagonal, as [`tridiagonal`] lays them out) of size `p`: by the
+/// three-term recurrence up to [`THREE_TERM_MAX`], by pivots above.
+#[inline(always)]
+fn laguerre_lanes<T: Real, const L: usize>(
+    d: [&[T]; L],
+    e2: [&[T]; L],
+    p: usize,
+    lanes: [Lane<T>; L],
+) -> [T; L] {
+    #[inline(always)]
+    fn three<T: Real, const L: usize, const P: usize>(
+        d: [&[T]; L],
+        e2: [&[T]; L],
+        lanes: [Lane<T>; L],
+    ) -> [T; L] {
+        let mut poly = ThreeTerm {
+            d: [[T::zero(); L]; P],
+            e2: [[T::zero(); L]; P],
+        };
+        gather(&mut poly.d, &d, 0, P);
+        gather(&mut poly.e2, &e2, 0, P);
+        laguerre(&poly, P, lanes)
+    }
+    match p {
+        1 => three::<T, L, 1>(d, e2, lanes),
+        2 => three::<T, L, 2>(d, e2, lanes),
+        3 => three::<T, L, 3>(d, e2, lanes),
+        4 => three::<T, L, 4>(d, e2, lanes),
+        _ => {
+            let pivmin = lanes.map(|l| l.t.pivmin);
+            let poly = Pivots {
+                d,
+                e2,
+                p,
+                pivmin,
+                inv_neg_pivmin: pivmin.map(|v| T::one() / -v),
+            };
+            laguerre(&poly, p, lanes)
+        }
+    }
+}
+
+/// One lane of [`laguerre`]: which end of which tridiagonal, and where to
+/// start.
+#[derive(Clone, Copy)]
+struct Lane<T> {
+    t: Tridiagonal<T>,
+    /// Towards `λ_max` from above (else `λ_min` from below).
+    above: bool,
+    /// The lane runs at all.
+    on: bool,
+    /// Gershgorin's start, outside the spectrum for sure.
+    safe_start: T,
+    /// The start (the hint, scaled, when it is tighter than Gershgorin's).
+    start: T,
+}
+
+impl<T: Real> Lane<T> {
+    fn max(t: Tridiagonal<T>, hint: Option<T>) -> Self {
+        let safe_start = t.hi + t.atol;
+        let start = match hint.map(|h| t.scale(h)) {
+            Some(h) if h < safe_start && h > t.lo => h,
+            _ => safe_start,
+        };
+        Self {
+            t,
+            above: true,
+            on: true,
+            safe_start,
+            start,
+        }
+    }
+
+    fn min(t: Tridiagonal<T>, on: bool, hint: Option<T>) -> Self {
+        let safe_start = t.lo - t.atol;
+        let start = match hint.map(|h| t.scale(h)) {
+            Some(h) if h > safe_start && h < t.hi => h,
+            _ => safe_start,
+        };
+        Self {
+            t,
+            above: false,
+            on,
+            safe_start,
+            start,
+        }
+    }
 }
 
 /// Bounds of the spectrum of a tridiagonal matrix and the tolerances of
@@ -997,6 +1226,47 @@ struct Tridiagonal<T> {
 }
 
 impl<T: Real> Tridiagonal<T> {
+    /// Gershgorin bounds and tolerances of the `p×p` tridiagonal with
+    /// diagonal `d(i)` and off-diagonal `e(i)` (between rows `i`, `i+1`).
+    #[inline(always)]
+    fn bound(p: usize, d: impl Fn(usize) -> T, e: impl Fn(usize) -> T, exp: i32) -> Self {
+        let mut lo = T::zero();
+        let mut hi = T::zero();
+        let mut emax_sq = T::zero();
+        for i in 0..p {
+            let left = if i > 0 { abs(e(i - 1)) } else { T::zero() };
+            let right = if i + 1 < p { abs(e(i)) } else { T::zero() };
+            let r = left + right;
+            let di = d(i);
+            if i == 0 || di - r < lo {
+                lo = di - r;
+            }
+            if i == 0 || di + r > hi {
+                hi = di + r;
+            }
+            if i + 1 < p {
+                emax_sq = max(emax_sq, e(i) * e(i));
+            }
+        }
+        let pivmin = T::MIN_POSITIVE * max(T::one(), emax_sq);
+        Tridiagonal {
+            lo,
+            hi,
+            pivmin,
+            atol: T::EPSILON * max(abs(lo), abs(hi)) + pivmin,
+            exp,
+        }
+    }
+
+    /// A number in the units of the input matrix in those of `T`.
+    fn scale(&self, v: T) -> T {
+        if self.exp == 0 {
+            v
+        } else {
+            T::of(v.to_f64() * pow2(-self.exp))
+        }
+    }
+
     /// An eigenvalue of `T` back in the units of the input matrix.
     fn unscale(&self, v: T) -> T {
         if self.exp == 0 {
@@ -1059,6 +1329,7 @@ fn pow2_scale<T: Real>(m: T) -> Option<(T, i32)> {
 /// Reduces the symmetric `p×p` `a` to tridiagonal form and lays it out for
 /// [`laguerre`]: on return `a[..p]` holds the diagonal `dᵢ` and `work[..p]`
 /// the squared off-diagonal `e²ᵢ₋₁` (`e²₋₁ = 0`). `None` when `p = 0`.
+#[inline(always)]
 fn tridiagonal<T: Real>(a: &mut [T], p: usize, work: &mut [T]) -> Option<Tridiagonal<T>> {
     if p == 0 || a.len() < p * p || work.len() < p {
         return None;
@@ -1067,7 +1338,9 @@ fn tridiagonal<T: Real>(a: &mut [T], p: usize, work: &mut [T]) -> Option<Tridiag
     // of entries can then neither overflow nor (for the entries that
     // matter) underflow, whatever the scale of the input.
     let amax = a.iter().take(p * p).fold(T::zero(), |m, &x| max(m, abs(x)));
-    let scale = if scale_safe(amax) {
+    // (Always for the sizes whose characteristic polynomial is evaluated
+    // by the three-term recurrence, whose range depends on it.)
+    let scale = if p > THREE_TERM_MAX && scale_safe(amax) {
         None
     } else {
         pow2_scale(amax)
@@ -1082,30 +1355,19 @@ fn tridiagonal<T: Real>(a: &mut [T], p: usize, work: &mut [T]) -> Option<Tridiag
         None => 0,
     };
     tridiagonalize(a, p, work);
+    Some(finish_tridiagonal(a, p, work, exp))
+}
+
+/// The tail of [`tridiagonal`] once `a` holds the reduced matrix (scaled
+/// by `2^-exp`): bounds, tolerances and the layout for [`laguerre`].
+#[inline(always)]
+fn finish_tridiagonal<T: Real>(a: &mut [T], p: usize, work: &mut [T], exp: i32) -> Tridiagonal<T> {
     // Diagonal d_i = a_ii, off-diagonal e_i = a_{i+1,i}.
-    let d = |a: &[T], i: usize| rd(a, i + i * p);
-    let e = |a: &[T], i: usize| rd(a, i + 1 + i * p);
-    let mut lo = T::zero();
-    let mut hi = T::zero();
-    let mut emax_sq = T::zero();
-    for i in 0..p {
-        let left = if i > 0 { abs(e(a, i - 1)) } else { T::zero() };
-        let right = if i + 1 < p { abs(e(a, i)) } else { T::zero() };
-        let r = left + right;
-        let di = d(a, i);
-        if i == 0 || di - r < lo {
-            lo = di - r;
-        }
-        if i == 0 || di + r > hi {
-            hi = di + r;
-        }
-        if i + 1 < p {
-            emax_sq = max(emax_sq, e(a, i) * e(a, i));
-        }
-    }
+    let t = Tridiagonal::bound(p, |i| rd(a, i + i * p), |i| rd(a, i + 1 + i * p), exp);
     for (w, i) in work.iter_mut().zip(0..p) {
         *w = if i > 0 {
-            e(a, i - 1) * e(a, i - 1)
+            let e = rd(a, i + (i - 1) * p);
+            e * e
         } else {
             T::zero()
         };
@@ -1113,113 +1375,310 @@ fn tridiagonal<T: Real>(a: &mut [T], p: usize, work: &mut [T]) -> Option<Tridiag
     // dᵢ moves to a[i]; the diagonal entries still to be read sit at
     // j(p+1) > i, so none is overwritten before it is read.
     for i in 0..p {
-        let di = d(a, i);
+        let di = rd(a, i + i * p);
         wr(a, i, di);
     }
-    let pivmin = T::MIN_POSITIVE * max(T::one(), emax_sq);
-    Some(Tridiagonal {
-        lo,
-        hi,
-        pivmin,
-        atol: T::EPSILON * max(abs(lo), abs(hi)) + pivmin,
-        exp,
-    })
+    t
+}
+
+/// The state of [`laguerre`]'s recurrence for `L` lanes after some rows:
+/// `r = 1/qᵢ`, `dq = qᵢ'`, `d2q = qᵢ''`, the sums `g = Σ qᵢ'/qᵢ`,
+/// `f2 = Σ (qᵢ''/qᵢ − (qᵢ'/qᵢ)²)` and the count of negative pivots (kept
+/// as a float so that every lane operation is one vector operation).
+struct Recurrence<T, const L: usize> {
+    r: [T; L],
+    dq: [T; L],
+    d2q: [T; L],
+    g: [T; L],
+    f2: [T; L],
+    below: [T; L],
+}
+
+impl<T: Real, const L: usize> Default for Recurrence<T, L> {
+    fn default() -> Self {
+        let z = [T::zero(); L];
+        Self {
+            r: z,
+            dq: z,
+            d2q: z,
+            g: z,
+            f2: z,
+            below: z,
+        }
+    }
+}
+
+/// One row `i` of the pivot recurrence, in every lane: `qᵢ = dᵢ − x −
+/// e²ᵢ₋₁/qᵢ₋₁` and its first two x-derivatives. Written lane by lane
+/// over fixed-size arrays with no branch, so that the lanes become vector
+/// operations; each lane's arithmetic is the scalar recurrence's.
+#[inline(always)]
+#[allow(clippy::indexing_slicing, clippy::needless_range_loop)] // j < L, the arrays' length, in every loop
+fn pivot_row<T: Real, const L: usize>(
+    s: &mut Recurrence<T, L>,
+    x: &[T; L],
+    d: &[T; L],
+    e2: &[T; L],
+    pivmin: &[T; L],
+    inv_neg_pivmin: &[T; L],
+) {
+    for j in 0..L {
+        let (r, dq, d2q, e2) = (s.r[j], s.dq[j], s.d2q[j], e2[j]);
+        let r2 = r * r;
+        let q = d[j] - x[j] - e2 * r;
+        let dqi = e2 * dq * r2 - T::one();
+        let d2qi = e2 * (d2q * r2 - (dq + dq) * dq * r2 * r);
+        // A pivot too small to divide by counts as −pivmin (LAPACK's
+        // dstebz); the division starts before that test settles.
+        let tiny = abs(q) < pivmin[j];
+        let inv = T::one() / q;
+        let qc = if tiny { -pivmin[j] } else { q };
+        s.below[j] += if qc < T::zero() { T::one() } else { T::zero() };
+        let rn = if tiny { inv_neg_pivmin[j] } else { inv };
+        s.r[j] = rn;
+        s.dq[j] = dqi;
+        s.d2q[j] = d2qi;
+        let sv = dqi * rn;
+        s.g[j] += sv;
+        s.f2[j] += d2qi * rn - sv * sv;
+    }
+}
+
+/// Laguerre's step in every lane (computed for idle lanes too, so that it
+/// is a few vector operations): the denominator `G ± √((p−1)(pH − G²))`
+/// with the sign of `G`, and the next iterate `x − p/den`.
+struct LaguerreStep<T, const L: usize> {
+    den: [T; L],
+    next: [T; L],
+    /// Bound on the distance from `next` to the end being sought.
+    err: [T; L],
+}
+
+#[inline(always)]
+#[allow(clippy::indexing_slicing, clippy::needless_range_loop)] // j < L, the arrays' length
+fn laguerre_step<T: Real, const L: usize>(
+    ev: &Eval<T, L>,
+    x: &[T; L],
+    pt: T,
+) -> LaguerreStep<T, L> {
+    let mut out = LaguerreStep {
+        den: [T::zero(); L],
+        next: [T::zero(); L],
+        err: [T::zero(); L],
+    };
+    for j in 0..L {
+        let (gj, h) = (ev.g[j], ev.h[j]);
+        let disc = sqrt(max(T::zero(), (pt - T::one()) * (pt * h - gj * gj)));
+        let den = if gj >= T::zero() {
+            gj + disc
+        } else {
+            gj - disc
+        };
+        let step = pt / den;
+        out.den[j] = den;
+        out.next[j] = x[j] - step;
+        // With uᵢ = 1/(x − λᵢ), all of one sign outside the spectrum,
+        // G = Σuᵢ and H = Σuᵢ² ≤ |u_end|·|G|, so the end is within |G|/H
+        // of x (and within p/|G|, the weaker bound when H is lost to
+        // rounding); Laguerre's step p/|den| is a lower bound on that
+        // distance (it never passes the end), so the end is within
+        // `err` of the next iterate: the stopping test needs no further
+        // evaluation.
+        let ag = abs(gj);
+        let bound = if h > T::zero() {
+            min(pt / ag, ag / h)
+        } else {
+            pt / ag
+        };
+        out.err[j] = bound - abs(step);
+    }
+    out
+}
+
+/// Rows of the tridiagonals that [`Pivots`] gathers at a time.
+const LAGUERRE_ROWS: usize = 8;
+
+/// `G = f'/f`, `H = G² − f''/f` of `f(x) = det(T − xI)` in every lane, and
+/// the number of eigenvalues below `x` (Sturm count; a float, so that lane
+/// operations stay vector operations).
+struct Eval<T, const L: usize> {
+    g: [T; L],
+    h: [T; L],
+    below: [T; L],
+}
+
+/// How [`laguerre`] evaluates the characteristic polynomials of its lanes.
+trait CharPoly<T: Real, const L: usize> {
+    fn eval(&self, x: &[T; L]) -> Eval<T, L>;
+}
+
+/// The `LDLᵀ` pivots of `T − xI`, `qᵢ = dᵢ − x − e²ᵢ₋₁/qᵢ₋₁`, and their
+/// x-derivatives: the backward-stable recurrence of Sturm-count bisection
+/// (LAPACK's dstebz), safe at every size, one division per row.
+struct Pivots<'a, T, const L: usize> {
+    d: [&'a [T]; L],
+    e2: [&'a [T]; L],
+    p: usize,
+    pivmin: [T; L],
+    inv_neg_pivmin: [T; L],
+}
+
+impl<T: Real, const L: usize> CharPoly<T, L> for Pivots<'_, T, L> {
+    #[inline(always)]
+    fn eval(&self, x: &[T; L]) -> Eval<T, L> {
+        // Starting from r = 1/q₋₁ = 0, q₋₁' = q₋₁'' = 0, which gives
+        // q₀ = d₀ − x exactly.
+        let mut rec = Recurrence::<T, L>::default();
+        let mut i0 = 0;
+        while i0 < self.p {
+            // The next rows of every lane, gathered into fixed-size blocks
+            // so that the recurrence runs on registers, across lanes.
+            let len = (self.p - i0).min(LAGUERRE_ROWS);
+            let mut dblk = [[T::zero(); L]; LAGUERRE_ROWS];
+            let mut eblk = [[T::zero(); L]; LAGUERRE_ROWS];
+            gather(&mut dblk, &self.d, i0, len);
+            gather(&mut eblk, &self.e2, i0, len);
+            for (row_d, row_e) in dblk.iter().zip(eblk.iter()).take(len) {
+                pivot_row(
+                    &mut rec,
+                    x,
+                    row_d,
+                    row_e,
+                    &self.pivmin,
+                    &self.inv_neg_pivmin,
+                );
+            }
+            i0 += len;
+        }
+        Eval {
+            g: rec.g,
+            h: rec.f2.map(|v| -v),
+            below: rec.below,
+        }
+    }
+}
+
+/// `blk[r][j] = src[j][i0 + r]` for `r < len`.
+#[inline(always)]
+fn gather<T: Real, const L: usize, const R: usize>(
+    blk: &mut [[T; L]; R],
+    src: &[&[T]; L],
+    i0: usize,
+    len: usize,
+) {
+    for (j, sj) in src.iter().enumerate() {
+        let col = sj.get(i0..i0 + len).unwrap_or(&[]);
+        for (row, &v) in blk.iter_mut().zip(col) {
+            if let Some(y) = row.get_mut(j) {
+                *y = v;
+            }
+        }
+    }
+}
+
+/// Largest size evaluated by [`ThreeTerm`].
+const THREE_TERM_MAX: usize = 4;
+
+/// `f(x) = det(T − xI)` itself by the three-term recurrence
+/// `fᵢ = (dᵢ − x)fᵢ₋₁ − e²ᵢ₋₁fᵢ₋₂` and its x-derivatives, for `P ≤ 4`:
+/// no division in the recurrence, so a row costs a multiply and a subtract
+/// of latency instead of a division (the recurrence is as backward stable
+/// as the pivots', Wilkinson; the pivots are the ratios `fᵢ/fᵢ₋₁`). Its
+/// weakness is range, not rounding: on a tridiagonal scaled so that its
+/// largest entry is in `[0.5, 1)` (which [`tridiagonal`] does for these
+/// sizes), `|fᵢ| ≤ 7⁴` and, with `x` outside the spectrum (interlacing),
+/// `|fᵢ| ≥ dist(x, spectrum)⁴`, in range in `f32` down to distances far
+/// below rounding; a zero `f` (x on an eigenvalue) reads as "not outside",
+/// which ends the lane there.
+struct ThreeTerm<T, const L: usize, const P: usize> {
+    d: [[T; L]; P],
+    e2: [[T; L]; P],
+}
+
+impl<T: Real, const L: usize, const P: usize> CharPoly<T, L> for ThreeTerm<T, L, P> {
+    #[inline(always)]
+    #[allow(clippy::indexing_slicing, clippy::needless_range_loop)] // j < L, the arrays' length
+    fn eval(&self, x: &[T; L]) -> Eval<T, L> {
+        let z = [T::zero(); L];
+        let (mut f, mut df, mut d2f) = ([T::one(); L], z, z);
+        let (mut f1, mut df1, mut d2f1) = (z, z, z);
+        let mut below = z;
+        for (d, e2) in self.d.iter().zip(self.e2.iter()) {
+            for j in 0..L {
+                let a = d[j] - x[j];
+                let fi = a * f[j] - e2[j] * f1[j];
+                let dfi = (a * df[j] - f[j]) - e2[j] * df1[j];
+                let d2fi = (a * d2f[j] - (df[j] + df[j])) - e2[j] * d2f1[j];
+                // A sign change between fᵢ₋₁ and fᵢ is a negative pivot.
+                let change = (fi < T::zero()) != (f[j] < T::zero()) || fi == T::zero();
+                below[j] += if change { T::one() } else { T::zero() };
+                (f1[j], df1[j], d2f1[j]) = (f[j], df[j], d2f[j]);
+                (f[j], df[j], d2f[j]) = (fi, dfi, d2fi);
+            }
+        }
+        let mut g = z;
+        let mut h = z;
+        for j in 0..L {
+            let inv = T::one() / f[j];
+            g[j] = df[j] * inv;
+            h[j] = g[j] * g[j] - d2f[j] * inv;
+        }
+        Eval { g, h, below }
+    }
 }
 
 /// Laguerre's iteration for `L` independent lanes in lockstep (the
-/// divisions of one lane overlap those of the others). Lane `j` works on
-/// the tridiagonal `(d[j], e2[j])` of size `p` with bounds `lanes[j].0`,
-/// towards its largest eigenvalue when `lanes[j].1` (from above) or its
-/// smallest (from below); a lane with `lanes[j].2 == false` is idle. Each
-/// lane's arithmetic is the same whatever the other lanes do.
+/// divisions of one lane overlap those of the others). Lane `j` works
+/// towards one end of the spectrum of its tridiagonal (of size `p`, its
+/// characteristic polynomial evaluated by `poly`) as `lanes[j]` says (see
+/// [`Lane`]); an idle lane (`on == false`) is computed and ignored. Each
+/// lane's arithmetic is the same whatever the other lanes do. A lane
+/// started from a hint that the first Sturm count puts inside the spectrum
+/// (or where the step is not defined) restarts from Gershgorin's bound.
+#[inline(always)]
 fn laguerre<T: Real, const L: usize>(
-    d: [&[T]; L],
-    e2: [&[T]; L],
+    poly: &impl CharPoly<T, L>,
     p: usize,
-    lanes: [(Tridiagonal<T>, bool, bool); L],
+    lanes: [Lane<T>; L],
 ) -> [T; L] {
     let pt = T::of_usize(p);
-    let mut x = lanes.map(|(t, above, _)| if above { t.hi + t.atol } else { t.lo - t.atol });
-    let mut active = lanes.map(|(_, _, on)| on);
+    let mut x = lanes.map(|l| l.start);
+    let mut active = lanes.map(|l| l.on);
+    // A lane still at a hinted start, not yet known to be outside.
+    let mut unverified = lanes.map(|l| l.start != l.safe_start);
     for _ in 0..128 {
-        // G = f'/f and f''/f of f(x) = det(T − xI) = Π qᵢ, from the pivots
-        // qᵢ = dᵢ − x − e²ᵢ₋₁/qᵢ₋₁ and their x-derivatives (starting from
-        // r = 1/q₋₁ = 0, q₋₁' = q₋₁'' = 0, which gives q₀ = d₀ − x exactly).
-        let mut g = [T::zero(); L];
-        let mut f2 = [T::zero(); L];
-        let mut r = [T::zero(); L];
-        let mut dq = [T::zero(); L];
-        let mut d2q = [T::zero(); L];
-        // Negative pivots: the number of eigenvalues below x (Sturm count).
-        let mut below = [0usize; L];
-        for i in 0..p {
-            for (((((((xj, rj), dqj), d2qj), (gj, f2j)), bj), (dj, ej)), lane) in x
-                .iter()
-                .zip(r.iter_mut())
-                .zip(dq.iter_mut())
-                .zip(d2q.iter_mut())
-                .zip(g.iter_mut().zip(f2.iter_mut()))
-                .zip(below.iter_mut())
-                .zip(d.iter().zip(e2.iter()))
-                .zip(lanes.iter())
-            {
-                let di = rd(dj, i);
-                let e2i = rd(ej, i);
-                let pivmin = lane.0.pivmin;
-                let r2 = *rj * *rj;
-                let q = di - *xj - e2i * *rj;
-                let dqi = e2i * *dqj * r2 - T::one();
-                let d2qi = e2i * (*d2qj * r2 - (*dqj + *dqj) * *dqj * r2 * *rj);
-                let q = if abs(q) < pivmin { -pivmin } else { q };
-                if q < T::zero() {
-                    *bj += 1;
-                }
-                *rj = T::one() / q;
-                *dqj = dqi;
-                *d2qj = d2qi;
-                let s = dqi * *rj;
-                *gj += s;
-                *f2j += d2qi * *rj - s * s;
-            }
-        }
-        for (((((xj, act), &gj), &f2j), &bj), lane) in x
+        let ev = poly.eval(&x);
+        let step = laguerre_step(&ev, &x, pt);
+        for ((((xj, act), unv), lane), ((&bj, &err), (&den, &next))) in x
             .iter_mut()
             .zip(active.iter_mut())
-            .zip(&g)
-            .zip(&f2)
-            .zip(&below)
+            .zip(unverified.iter_mut())
             .zip(lanes.iter())
+            .zip(
+                ev.below
+                    .iter()
+                    .zip(&step.err)
+                    .zip(step.den.iter().zip(&step.next)),
+            )
         {
             if !*act {
                 continue;
             }
-            let (t, above, _) = *lane;
+            let Lane { t, above, .. } = *lane;
             // Monotone from outside in exact arithmetic: x inside the
             // spectrum means rounding carried it past the end, within the
-            // last (rounding-sized) step.
-            let outside = if above { bj == p } else { bj == 0 };
-            if !outside {
+            // last (rounding-sized) step, or that a hint was wrong.
+            let outside = if above { bj == pt } else { bj == T::zero() };
+            let usable = outside && abs(den) > T::zero() && den.finite();
+            if core::mem::take(unv) && !usable {
+                *xj = lane.safe_start;
+                continue;
+            }
+            if !usable {
                 *act = false;
                 continue;
             }
-            // H = G² − f''/f = −Σ (qᵢ'/qᵢ)'.
-            let disc = sqrt(max(T::zero(), (pt - T::one()) * (-pt * f2j - gj * gj)));
-            let den = if gj >= T::zero() {
-                gj + disc
-            } else {
-                gj - disc
-            };
-            if !(abs(den) > T::zero()) || !den.finite() {
-                *act = false;
-                continue;
-            }
-            // From outside the spectrum |G| = Σ 1/|x − λᵢ| ≥ 1/dist, so the
-            // end is within p/|G| of x: stop once that is below rounding
-            // (a step-size rule would stop early near a multiple root,
-            // where Laguerre converges only linearly).
-            let dist_bound = pt / abs(gj);
-            let next = *xj - pt / den;
-            if !(dist_bound > T::EPSILON * abs(next) + t.atol) || next == *xj {
+            if !(err > T::EPSILON * abs(next) + t.atol) || next == *xj {
                 *act = false;
             }
             *xj = next;
@@ -1231,7 +1690,130 @@ fn laguerre<T: Real, const L: usize>(
     // The Gershgorin interval holds every eigenvalue.
     let mut out = x;
     for (v, lane) in out.iter_mut().zip(lanes.iter()) {
-        *v = max(lane.0.lo, min(lane.0.hi, *v));
+        *v = max(lane.t.lo, min(lane.t.hi, *v));
+    }
+    out
+}
+
+/// [`dot`] for at most eight entries, inlined: the same bits (its chunk
+/// loop does not run; the remainder goes to the first lanes).
+#[inline(always)]
+fn dot_short<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    for (s, (&x, &y)) in acc.iter_mut().zip(a.iter().zip(b)) {
+        *s += x * y;
+    }
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+    ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7))
+}
+
+/// [`axpy`], inlined.
+#[inline(always)]
+fn axpy_short<T: Real>(y: &mut [T], s: T, x: &[T]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi += s * xi;
+    }
+}
+
+/// [`tridiagonal`] of `K` matrices of size `P ≤ 4` at once, on copies in
+/// fixed-size arrays: the same operations in the same order as `K` calls
+/// (the same bits), but the `K` chains of dependent operations (a
+/// reflector needs the square root and the division of the one before)
+/// interleaved, and none of the bounds and loop bookkeeping that dominate
+/// the general code at these sizes. A matrix with a column that would need
+/// the general routine's rescaling goes through [`tridiagonal`] instead.
+/// Out of line, so compiled for the baseline instruction set: wider
+/// instruction sets turn these short loops into masked moves, which are
+/// slow on some processors.
+#[inline(never)]
+#[allow(clippy::indexing_slicing, clippy::needless_range_loop)] // every index is below P or K, the arrays' lengths
+fn tridiagonal_small<T: Real, const P: usize, const K: usize>(
+    mats: [&mut [T]; K],
+    works: [&mut [T]; K],
+) -> [Option<Tridiagonal<T>>; K] {
+    let mut out = [None; K];
+    if mats.iter().any(|a| a.len() < P * P) || works.iter().any(|w| w.len() < P) {
+        return out;
+    }
+    // m[q][column][row].
+    let mut m = [[[T::zero(); P]; P]; K];
+    let mut exp = [0i32; K];
+    for q in 0..K {
+        for (col, src) in m[q].iter_mut().zip(mats[q].chunks_exact(P)) {
+            col.copy_from_slice(src);
+        }
+        let mut amax = T::zero();
+        for col in &m[q] {
+            for &x in col {
+                amax = max(amax, abs(x));
+            }
+        }
+        if let Some((sc, e)) = pow2_scale(amax) {
+            exp[q] = e;
+            for col in m[q].iter_mut() {
+                for x in col.iter_mut() {
+                    *x *= sc;
+                }
+            }
+        }
+    }
+    let mut ok = [true; K];
+    for k in 0..P.saturating_sub(2) {
+        let len = P - k - 1;
+        let mut v = [[T::zero(); P]; K];
+        let mut nsq = [T::zero(); K];
+        for q in 0..K {
+            v[q][..len].copy_from_slice(&m[q][k][k + 1..]);
+            nsq[q] = dot_short(&v[q][..len], &v[q][..len]);
+            ok[q] &= square_safe_sum(nsq[q]);
+        }
+        let mut alpha = [T::zero(); K];
+        let mut tau = [T::zero(); K];
+        for q in 0..K {
+            let norm = sqrt(nsq[q]);
+            let x0 = v[q][0];
+            alpha[q] = if x0 > T::zero() { -norm } else { norm };
+            v[q][0] = x0 - alpha[q];
+            tau[q] = (T::one() + T::one()) / ((norm + norm) * (norm + abs(x0)));
+        }
+        let mut w = [[T::zero(); P]; K];
+        for q in 0..K {
+            for i in 0..len {
+                w[q][i] = tau[q] * dot_short(&m[q][k + 1 + i][k + 1..], &v[q][..len]);
+            }
+        }
+        for q in 0..K {
+            let kk = T::of(0.5) * tau[q] * dot_short(&w[q][..len], &v[q][..len]);
+            axpy_short(&mut w[q][..len], -kk, &v[q][..len]);
+        }
+        for q in 0..K {
+            for j in 0..len {
+                let col = &mut m[q][k + 1 + j][k + 1..];
+                axpy_short(col, -w[q][j], &v[q][..len]);
+                axpy_short(col, -v[q][j], &w[q][..len]);
+            }
+            m[q][k][k + 1..].fill(T::zero());
+            m[q][k][k + 1] = alpha[q];
+        }
+    }
+    for (q, (a, work)) in mats.into_iter().zip(works).enumerate() {
+        out[q] = if ok[q] {
+            // `finish_tridiagonal` on the arrays.
+            let d = |i: usize| m[q][i][i];
+            let e = |i: usize| m[q][i][i + 1];
+            let t = Tridiagonal::bound(P, d, e, exp[q]);
+            for (i, (ai, wi)) in a.iter_mut().zip(work.iter_mut()).take(P).enumerate() {
+                *ai = d(i);
+                *wi = if i > 0 {
+                    e(i - 1) * e(i - 1)
+                } else {
+                    T::zero()
+                };
+            }
+            Some(t)
+        } else {
+            tridiagonal(a, P, work)
+        };
     }
     out
 }
@@ -1240,6 +1822,7 @@ fn laguerre<T: Real, const L: usize>(
 /// place: on return the diagonal and first sub-diagonal of `a` hold the
 /// tridiagonal matrix (the rest is not meaningful). `work` (length ≥ `p`)
 /// is scratch.
+#[inline(always)]
 fn tridiagonalize<T: Real>(a: &mut [T], p: usize, work: &mut [T]) {
     for k in 0..p.saturating_sub(2) {
         let (left, right) = a.split_at_mut(((k + 1) * p).min(a.len()));

@@ -45,6 +45,40 @@ pub trait Real:
     fn libm_tanh(self) -> Self;
 }
 
+/// `√x`, correctly rounded (IEEE 754), hence the same bits everywhere. On
+/// x86-64 the SSE2 instruction through `core::arch` (what libm itself
+/// executes there, but visible to the optimizer, which can then vectorize
+/// independent square roots); libm elsewhere.
+macro_rules! sqrt_impl {
+    (sqrt, $x:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            use core::arch::x86_64::{_mm_cvtsd_f64, _mm_set_sd, _mm_sqrt_sd};
+            // SAFETY: SSE2 is part of every x86-64 CPU (the target's baseline).
+            unsafe {
+                let v = _mm_set_sd($x);
+                _mm_cvtsd_f64(_mm_sqrt_sd(v, v))
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            libm::sqrt($x)
+        }
+    }};
+    (sqrtf, $x:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            use core::arch::x86_64::{_mm_cvtss_f32, _mm_set_ss, _mm_sqrt_ss};
+            // SAFETY: SSE is part of every x86-64 CPU (the target's baseline).
+            unsafe { _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss($x))) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            libm::sqrtf($x)
+        }
+    }};
+}
+
 macro_rules! impl_real {
     ($t:ty, $sqrt:ident, $exp:ident, $ln:ident, $ln1p:ident, $cos:ident, $abs:ident, $tanh:ident) => {
         impl Real for $t {
@@ -65,7 +99,7 @@ macro_rules! impl_real {
             }
             #[inline]
             fn libm_sqrt(self) -> Self {
-                libm::$sqrt(self)
+                sqrt_impl!($sqrt, self)
             }
             #[inline]
             fn libm_exp(self) -> Self {

@@ -275,11 +275,13 @@ fn products_same_bits_at_every_level() {
     println!("levels compared: {levels_run} (detected {detected})");
 }
 
-/// `sym_extremes3` gives the bits of three `sym_extremes` calls.
+/// `sym_extremes3` gives the bits of three `sym_extremes_from` calls, with
+/// and without start hints, on both evaluation paths (three-term up to
+/// p = 4, pivots above).
 #[test]
 fn extremes3_same_bits_as_single() {
     let mut rng = Rng::new(21);
-    for p in [1usize, 2, 4, 9, 20] {
+    for p in [1usize, 2, 3, 4, 5, 9, 20] {
         let mats: Vec<Vec<f64>> = (0..3)
             .map(|i| {
                 let mut w = DMatrix::<f64>::zeros(p, p + i);
@@ -288,25 +290,89 @@ fn extremes3_same_bits_as_single() {
             })
             .collect();
         let want = [true, false, true];
-        let single: Vec<(f64, f64)> = mats
-            .iter()
-            .zip(want)
-            .map(|(a, w)| kernels::sym_extremes(&mut a.clone(), p, &mut vec![0.0; p], w))
-            .collect();
-        let (mut a0, mut a1, mut a2) = (mats[0].clone(), mats[1].clone(), mats[2].clone());
-        let (mut w0, mut w1, mut w2) = (vec![0.0; p], vec![0.0; p], vec![0.0; p]);
-        let three = kernels::sym_extremes3(
-            [&mut a0, &mut a1, &mut a2],
-            [&mut w0, &mut w1, &mut w2],
-            p,
-            want,
-        );
-        for (s, t) in single.iter().zip(three.iter()) {
-            assert_eq!(
-                (s.0.to_bits(), s.1.to_bits()),
-                (t.0.to_bits(), t.1.to_bits()),
-                "p={p}"
+        let cold = [kernels::StartHints::default(); 3];
+        // Hints from the exact extremes, one of them wrong (inside).
+        let mut warm = [kernels::StartHints::default(); 3];
+        for (h, a) in warm.iter_mut().zip(&mats) {
+            let (lo, hi) = dense_extremes(&DMatrix::from_column_slice(p, p, a));
+            *h = kernels::StartHints::around(lo, hi, 1e-3 * hi);
+        }
+        warm[1].above_max = warm[1].above_max.map(|v| 0.5 * v);
+        for hints in [cold, warm] {
+            let single: Vec<(f64, f64)> = mats
+                .iter()
+                .zip(want)
+                .zip(hints)
+                .map(|((a, w), h)| {
+                    kernels::sym_extremes_from(&mut a.clone(), p, &mut vec![0.0; p], w, h)
+                })
+                .collect();
+            let (mut a0, mut a1, mut a2) = (mats[0].clone(), mats[1].clone(), mats[2].clone());
+            let (mut w0, mut w1, mut w2) = (vec![0.0; p], vec![0.0; p], vec![0.0; p]);
+            let three = kernels::sym_extremes3(
+                [&mut a0, &mut a1, &mut a2],
+                [&mut w0, &mut w1, &mut w2],
+                p,
+                want,
+                hints,
             );
+            for (s, t) in single.iter().zip(three.iter()) {
+                assert_eq!(
+                    (s.0.to_bits(), s.1.to_bits()),
+                    (t.0.to_bits(), t.1.to_bits()),
+                    "p={p}"
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Start hints as the trainer makes them (the extremes of a matrix,
+    /// widened by the Frobenius norm of its change) and hints that are
+    /// wrong (inside the spectrum, or absurdly far out) give the extremes
+    /// of the new matrix to the accuracy of a cold start, in f64 and f32.
+    #[test]
+    fn hinted_extremes_match_dense(p in 1usize..24, seed in any::<u64>(), log_s in -100.0f64..100.0, log_step in -12.0f64..0.0, wrong in 0usize..4) {
+        let mut rng = Rng::new(seed);
+        let s = 10f64.powf(log_s);
+        let mut w = DMatrix::<f64>::zeros(p, p + 3);
+        rng.fill_gaussian(&mut w, s);
+        let a = &w * w.transpose();
+        let mut dw = DMatrix::<f64>::zeros(p, p + 3);
+        rng.fill_gaussian(&mut dw, s * 10f64.powf(log_step));
+        let w2 = &w + dw;
+        let b = &w2 * w2.transpose();
+        let (alo, ahi) = dense_extremes(&a);
+        let (blo, bhi) = dense_extremes(&b);
+        // (Scaled: the squares of the entries may overflow.)
+        let delta = ((&b - &a) / (s * s)).norm() * (s * s);
+        let mut hints = kernels::StartHints::around(alo, ahi, delta);
+        prop_assert!(hints.below_min.unwrap() <= blo && hints.above_max.unwrap() >= bhi);
+        match wrong {
+            1 => hints.above_max = Some(0.5 * (blo + bhi)),
+            2 => hints.below_min = Some(0.5 * (blo + bhi)),
+            3 => hints = kernels::StartHints { below_min: Some(-1e300), above_max: Some(1e300) },
+            _ => {}
+        }
+        let tol = 16.0 * (p as f64) * f64::EPSILON * bhi.abs().max(blo.abs());
+        let mut buf = b.as_slice().to_vec();
+        let (mn, mx) = kernels::sym_extremes_from(&mut buf, p, &mut vec![0.0; p], true, hints);
+        prop_assert!((mx - bhi).abs() <= tol, "p={p} max {mx} vs {bhi}");
+        prop_assert!((mn - blo).abs() <= tol, "p={p} min {mn} vs {blo}");
+        // f32, hints rounded to f32.
+        let h32 = kernels::StartHints {
+            below_min: hints.below_min.map(|v| v as f32),
+            above_max: hints.above_max.map(|v| v as f32),
+        };
+        if (s * s) > 1e-30 && (s * s) < 1e30 {
+            let mut b32: Vec<f32> = b.iter().map(|&x| x as f32).collect();
+            let (mn, mx) = kernels::sym_extremes_from(&mut b32, p, &mut vec![0f32; p], true, h32);
+            let tol32 = 16.0 * (p as f64) * f64::from(f32::EPSILON) * bhi.abs().max(blo.abs());
+            prop_assert!((f64::from(mx) - bhi).abs() <= tol32, "f32 p={p} max {mx} vs {bhi}");
+            prop_assert!((f64::from(mn) - blo).abs() <= tol32, "f32 p={p} min {mn} vs {blo}");
         }
     }
 }
