@@ -678,6 +678,46 @@ pub fn mm_nt<T: Real>(c: &mut [T], a: &[T], b: &[T], r: usize, k: usize) {
     )
 }
 
+/// `C = AAᵀ` (`r×r`) for the `r×c` column-major `a`: the bits of
+/// `mm_nt(out, a, a, r, c)` (each entry the products added onto 0 in
+/// column order), each pair computed once; for `r ≤ 8` with the sums in
+/// registers.
+pub fn gram_nt<T: Real>(out: &mut [T], a: &[T], r: usize, c: usize) {
+    match r {
+        1 => gram_nt_small::<T, 1>(out, a, c),
+        2 => gram_nt_small::<T, 2>(out, a, c),
+        3 => gram_nt_small::<T, 3>(out, a, c),
+        4 => gram_nt_small::<T, 4>(out, a, c),
+        5 => gram_nt_small::<T, 5>(out, a, c),
+        6 => gram_nt_small::<T, 6>(out, a, c),
+        7 => gram_nt_small::<T, 7>(out, a, c),
+        8 => gram_nt_small::<T, 8>(out, a, c),
+        _ => mm_nt(out, a, a, r, c),
+    }
+}
+
+#[allow(clippy::indexing_slicing, clippy::needless_range_loop)] // i, j < R, the arrays' length
+fn gram_nt_small<T: Real, const R: usize>(out: &mut [T], a: &[T], c: usize) {
+    let mut acc = [[T::zero(); R]; R];
+    for x in a.chunks_exact(R).take(c) {
+        let x: &[T; R] = match x.try_into() {
+            Ok(x) => x,
+            Err(_) => return,
+        };
+        for j in 0..R {
+            for i in j..R {
+                acc[j][i] += x[i] * x[j];
+            }
+        }
+    }
+    for j in 0..R {
+        for i in j..R {
+            wr(out, i + j * R, acc[j][i]);
+            wr(out, j + i * R, acc[j][i]);
+        }
+    }
+}
+
 #[inline]
 fn rd<T: Real>(a: &[T], i: usize) -> T {
     a.get(i).copied().unwrap_or_else(T::zero)

@@ -35,7 +35,7 @@ where
     DefaultAllocator: Allocator<R, C> + Allocator<R, R>,
 {
     let (r, c) = w.shape();
-    kernels::mm_nt(out.as_mut_slice(), w.as_slice(), w.as_slice(), r, c);
+    kernels::gram_nt(out.as_mut_slice(), w.as_slice(), r, c);
 }
 
 /// Eigenvalues (descending) of the symmetric `a`, which is destroyed.
