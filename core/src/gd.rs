@@ -75,7 +75,10 @@ pub enum Status {
         /// The step at which it happened.
         at: usize,
     },
-    /// The gap stopped improving (machine precision reached).
+    /// Machine precision reached: the gap stopped improving over the stall
+    /// window, an Armijo search found no decrease after progress, or a
+    /// step changed no weight at all (every update below the weights'
+    /// resolution).
     Stalled,
     /// The step rule gives no step here.
     RuleUnavailable(RuleUnavailable),
@@ -805,8 +808,17 @@ where
             }
         };
         let cert = StepCertificate::predict(local, constants.mu, constants.k, self.eval.gap, eta);
-        kernels::axpy(self.net.w1.as_mut_slice(), -eta, self.ws.a.as_slice());
-        kernels::axpy(self.net.w2.as_mut_slice(), -eta, self.ws.b.as_slice());
+        let moved1 = kernels::axpy_moved(self.net.w1.as_mut_slice(), -eta, self.ws.a.as_slice());
+        let moved2 = kernels::axpy_moved(self.net.w2.as_mut_slice(), -eta, self.ws.b.as_slice());
+        if !(moved1 || moved2) {
+            // Every weight rounded back to itself (a step far below the
+            // resolution of the weights, e.g. ‖W₁‖ ≈ 1e30 against ‖W₂‖ ≈ 1):
+            // the iterate cannot move, which is the precision floor, not a
+            // failure of the certificate (which assumes the update is
+            // carried out). Nothing changed, so nothing is recorded.
+            self.status = Status::Stalled;
+            return None;
+        }
         // The carried Grams follow the step (or go stale when no local
         // constants were computed for it).
         self.ws.grams.advance(eta);

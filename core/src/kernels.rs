@@ -46,6 +46,19 @@ pub fn axpy<T: Real>(y: &mut [T], s: T, x: &[T]) {
     }
 }
 
+/// [`axpy`] (the same bits), returning whether any entry of `y` changed:
+/// `false` when every `s·xᵢ` is below the resolution of `yᵢ`.
+#[inline]
+pub fn axpy_moved<T: Real>(y: &mut [T], s: T, x: &[T]) -> bool {
+    let mut moved = false;
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        let v = *yi + s * xi;
+        moved |= v != *yi;
+        *yi = v;
+    }
+    moved
+}
+
 // ---------------------------------------------------------------------------
 // Matrix products.
 //

@@ -109,3 +109,51 @@ fn dyn_matches_fixed_f32_bitwise() {
     assert_eq!(a.len(), 50);
     assert_eq!(a, b);
 }
+
+/// A step that rounding absorbs entirely (‖W₁‖ ≈ 1e30 against ‖W₂‖ ≈ 1:
+/// `W − ηA` rounds back to `W`) leaves the gap where it was although the
+/// certificate predicts a decrease. The iterate did not move, so this is
+/// the precision floor: the run ends `Stalled`, and the step is not
+/// counted as a violation of the certificate (which assumes the update is
+/// carried out).
+#[test]
+fn step_absorbed_by_rounding_is_a_stall_not_a_violation() {
+    let mut rng = Rng::new(11);
+    let mut x = OMatrix::<f64, Const<6>, Const<2>>::zeros();
+    rng.fill_gaussian(&mut x, 1.0);
+    let mut theta = OMatrix::<f64, Const<2>, Const<2>>::zeros();
+    rng.fill_gaussian(&mut theta, 1.0);
+    let y = x * theta;
+    let loss = SquaredLoss::new(x, y).unwrap();
+    // W₁ = 2¹⁰⁰·[[1, 2, 3], [4, 5, 9]] and W₂ = z cᵀ with W₁z = 0 exactly:
+    // P = W₁W₂ = 0, so the gap is O(1), while η ≈ 1/(K‖W₁‖²) is so small
+    // that every entry of W₁ − ηA and W₂ − ηB rounds back to itself.
+    let s = 2f64.powi(100);
+    let w1 = OMatrix::<f64, Const<2>, Const<3>>::from_row_slice(&[
+        s,
+        2.0 * s,
+        3.0 * s,
+        4.0 * s,
+        5.0 * s,
+        9.0 * s,
+    ]);
+    let w2 = OMatrix::<f64, Const<3>, Const<2>>::from_row_slice(&[1.0, 2.0, 1.0, 2.0, -1.0, -2.0]);
+    let net = TwoLayer::new(w1, w2).unwrap();
+    let cfg = TrainerConfig {
+        max_iters: 50,
+        stall_window: 0,
+        ..Default::default()
+    };
+    let mut tr = Trainer::new(net, loss, StepRule::Local, cfg).unwrap();
+    let before = tr.net().clone();
+    let mut records = 0;
+    let s = tr.run(&mut |_: &StepRecord<f64>| {
+        records += 1;
+        true
+    });
+    println!("{s:?}");
+    assert_eq!(s.tally.violations, 0, "{s:?}");
+    assert_eq!(s.status, Status::Stalled, "{s:?}");
+    assert_eq!(records, 0);
+    assert_eq!(tr.net(), &before);
+}

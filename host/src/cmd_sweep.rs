@@ -40,7 +40,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub shard: Option<Shard>,
     /// Worker threads [default: all cores]. Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
     /// Recompute cells that are already finished.
     #[arg(long)]
@@ -461,14 +461,17 @@ pub fn sweep(args: &SweepArgs) -> Result<i32> {
         }
     }
     prepare_dir(&args.out, &grid, args.force)?;
-    let todo: Vec<&Cell> = cells
-        .iter()
-        .filter(|c| {
-            args.force
-                || read_cell(&cell_path(&args.out, c.index, &c.id)).is_none_or(|f| f.id != c.id)
-        })
-        .collect();
-    let already = cells.len() - todo.len();
+    // Cells finished by an earlier invocation count towards the exit code
+    // and the summary as much as the ones run now.
+    let mut earlier: Vec<CellFile> = Vec::new();
+    let mut todo: Vec<&Cell> = Vec::new();
+    for c in &cells {
+        match read_cell(&cell_path(&args.out, c.index, &c.id)) {
+            Some(f) if !args.force && f.id == c.id => earlier.push(f),
+            _ => todo.push(c),
+        }
+    }
+    let already = earlier.len();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
         .build()
@@ -511,33 +514,38 @@ pub fn sweep(args: &SweepArgs) -> Result<i32> {
     }
     let mut finished = 0usize;
     let (mut violated, mut diverged, mut failed, mut interrupted) = (0, 0, 0, 0);
+    let mut results: Vec<&CellFile> = earlier.iter().collect();
     for o in &outcomes {
         match o {
             Outcome::Done(f) => {
                 finished += 1;
-                if let Some(r) = &f.result {
-                    if r.violated() {
-                        violated += 1;
-                        eprintln!(
-                            "!!! CERTIFICATE VIOLATED in cell {} ({}): {} of {} steps, worst measured/bound ratio {:.6}",
-                            f.index,
-                            describe(&f.params),
-                            r.tally.violations,
-                            r.tally.steps_checked,
-                            r.tally.worst_ratio
-                        );
-                    }
-                    if r.status == "diverged" {
-                        diverged += 1;
-                    }
-                }
-                if let Some(e) = &f.error {
-                    failed += 1;
-                    eprintln!("overlin: cell {} ({}): {e}", f.index, describe(&f.params));
-                }
+                results.push(f);
             }
             Outcome::Interrupted => interrupted += 1,
             Outcome::Skipped => {}
+        }
+    }
+    results.sort_by_key(|f| f.index);
+    for f in results {
+        if let Some(r) = &f.result {
+            if r.violated() {
+                violated += 1;
+                eprintln!(
+                    "!!! CERTIFICATE VIOLATED in cell {} ({}): {} of {} steps, worst measured/bound ratio {:.6}",
+                    f.index,
+                    describe(&f.params),
+                    r.tally.violations,
+                    r.tally.steps_checked,
+                    r.tally.worst_ratio
+                );
+            }
+            if r.status == "diverged" {
+                diverged += 1;
+            }
+        }
+        if let Some(e) = &f.error {
+            failed += 1;
+            eprintln!("overlin: cell {} ({}): {e}", f.index, describe(&f.params));
         }
     }
     let shard = args
@@ -546,7 +554,7 @@ pub fn sweep(args: &SweepArgs) -> Result<i32> {
         .unwrap_or_default();
     eprintln!(
         "sweep: {} cells{shard}: {finished} finished now, {already} already done, {interrupted} not run; \
-         {diverged} diverged, {failed} could not be built, {violated} with certificate violations; folder {}",
+         of all finished, {diverged} diverged, {failed} could not be built, {violated} with certificate violations; folder {}",
         cells.len(),
         args.out.display()
     );

@@ -84,13 +84,13 @@ struct ReproduceCli {
     #[arg(long, default_value = "results")]
     out: PathBuf,
     /// Seeds per configuration (default per experiment).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seeds: Option<usize>,
     /// Only these experiments, comma-separated (e.g. E1,E3).
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     jobs: Option<usize>,
     /// Overwrite an existing output folder.
     #[arg(long)]
@@ -104,16 +104,16 @@ struct ProblemCli {
     #[arg(long, default_value = "squared")]
     loss: LossName,
     /// Rows of W1 (features); from --x when given.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     n: Option<usize>,
     /// Columns of W2 (outputs / classes); from --y when given.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     m: Option<usize>,
     /// Hidden width h; from --w1 when given.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     h: Option<usize>,
     /// Samples N (sensing: measurements p); from --x when given.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     samples: Option<usize>,
     /// Condition number of the generated X (>= 1), or orthogonal|identity|gaussian.
     #[arg(long, default_value = "10")]
@@ -140,10 +140,10 @@ struct ProblemCli {
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     scale: f64,
     /// Seed of the start.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u64,
     /// Seed of the generated data [default: --seed].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     data_seed: Option<u64>,
     /// Working precision: f32|f64.
     #[arg(long, default_value = "f64")]
@@ -197,7 +197,7 @@ struct RunCli {
     #[arg(long, default_value = "local")]
     rule: String,
     /// Iteration cap.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
     iters: usize,
     /// Tolerance on L - L* (absolute; see --relative).
     #[arg(long, default_value_t = 1e-10, allow_hyphen_values = true)]
@@ -213,10 +213,10 @@ struct RunCli {
     json: bool,
     /// Check Lemma 3's imbalance drift every N steps (0 = never); the
     /// spectrum costs O(h(n+m)^2), about one step's work.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     imbalance_every: usize,
     /// Steps without progress before status `stalled`.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
     stall_window: usize,
     /// Overwrite an existing --csv file.
     #[arg(long)]

@@ -11,8 +11,16 @@ use tempfile::NamedTempFile;
 
 use crate::{Error, Result};
 
-/// Fails with a one-line input error when `path` exists and `force` is off.
+/// Fails with a one-line input error when `path` exists and `force` is off,
+/// or is a folder (which `--force` cannot replace with a file: refused
+/// before any work rather than when the finished file is renamed).
 pub fn check_new(path: &Path, force: bool) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::input(format!(
+            "{} is a folder; give a file name",
+            path.display()
+        )));
+    }
     if !force && path.exists() {
         return Err(Error::input(format!(
             "{} already exists; pass --force to overwrite it",

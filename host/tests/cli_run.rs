@@ -340,3 +340,28 @@ fn lemma3_is_checked_every_ten_steps_by_default() {
     );
     assert_eq!(j["tally"]["imbalance_checks"], 0, "{j}");
 }
+
+/// A negative count is refused by name (clap would otherwise read `-1` as
+/// an unknown flag and not say which option was wrong): exit 2, the flag
+/// named, nothing written.
+#[test]
+fn negative_counts_name_their_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for flag in [
+        "--iters",
+        "--imbalance-every",
+        "--stall-window",
+        "--seed",
+        "--h",
+    ] {
+        let o = overlin(dir.path(), &["run", flag, "-1", "--csv", "out.csv"]);
+        assert_eq!(code(&o), 2, "{flag}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(flag) && err.contains("-1"), "{flag}: {err}");
+        assert!(!dir.path().join("out.csv").exists());
+    }
+    let o = overlin(dir.path(), &["reproduce", "--seeds", "-2", "--out", "r"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--seeds"), "{}", stderr(&o));
+    assert!(!dir.path().join("r").exists());
+}

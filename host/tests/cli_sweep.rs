@@ -337,3 +337,22 @@ fn a_folder_of_another_grid_is_not_mixed_in() {
     let o = overlin(p, &["merge", "x", "y", "--partial", "--out", "xy"]);
     assert_one_line_error(&o, 2, "different grids");
 }
+
+/// A resumed sweep's exit code and summary count the cells finished by an
+/// earlier invocation too: rerunning a finished sweep with a diverged cell
+/// exits 3 again (it used to exit 0, having run nothing itself).
+#[test]
+fn resumed_sweep_reports_cells_finished_earlier() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let grid =
+        "n = 3\nm = 2\nh = 8\nsamples = 12\nrule = [\"local\", \"constant:50\"]\niters = 200\n";
+    std::fs::write(p.join("grid.toml"), grid).unwrap();
+    let first = overlin(p, &["sweep", "--grid", "grid.toml", "--out", "d"]);
+    assert_eq!(code(&first), 3, "{}", stderr(&first));
+    let again = overlin(p, &["sweep", "--grid", "grid.toml", "--out", "d"]);
+    assert_eq!(code(&again), 3, "{}", stderr(&again));
+    let err = stderr(&again);
+    assert!(err.contains("0 finished now, 2 already done"), "{err}");
+    assert!(err.contains("1 diverged"), "{err}");
+}

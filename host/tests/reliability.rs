@@ -805,7 +805,9 @@ fn existing_outputs_are_never_overwritten_without_force() {
             .count(),
         3
     );
-    // run --csv onto a folder: refused, even with --force, nothing left over.
+    // run --csv onto a folder: refused before the run (the message is the
+    // up-front check's, not a failed rename after it), even with --force,
+    // nothing left over.
     std::fs::create_dir(p.join("d")).unwrap();
     for force in [false, true] {
         let mut args = vec!["run", "--iters", "3", "--csv", "d"];
@@ -816,6 +818,7 @@ fn existing_outputs_are_never_overwritten_without_force() {
         assert_eq!(code(&o), 2, "{}", stderr(&o));
         no_panic(&o);
         assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+        assert!(stderr(&o).contains("is a folder"), "{}", stderr(&o));
         assert!(p.join("d").is_dir() && files(&p.join("d")).is_empty());
         assert!(temp_files(p).is_empty(), "{:?}", files(p));
     }
