@@ -998,10 +998,14 @@ pub fn compensated_sum<T: Real>(terms: impl IntoIterator<Item = T>) -> T {
 /// a polynomial with real roots converges monotonically to the extreme root
 /// (cubically for a simple one, in one step for a multiple one). The
 /// polynomial and its derivatives are evaluated through the `LDLᵀ` pivots of
-/// `T − xI`, the backward-stable recurrence of Sturm-count bisection, so each
-/// eigenvalue is exact for a matrix within `O(p ε ‖a‖)` of `a`: the absolute
-/// accuracy the Gram matrix carries from being formed. With
-/// `want_min = false` only `λ_max` is computed (`λ_min` is returned as 0).
+/// `T − xI`, the backward-stable recurrence of Sturm-count bisection (for
+/// `p ≤ 4` through the division-free three-term recurrence for
+/// `det(T − xI)`, as stable and shorter in latency), so each eigenvalue is
+/// exact for a matrix within `O(p ε ‖a‖)` of `a`: the absolute accuracy the
+/// Gram matrix carries from being formed. The iteration stops once a
+/// rigorous bound on the distance to the end (`|G|/H` less the last step)
+/// is below rounding. With `want_min = false` only `λ_max` is computed
+/// (`λ_min` is returned as 0).
 ///
 /// `a` is destroyed; `work` (length at least `p`) is scratch. Every loop has
 /// a fixed order and a fixed stopping rule, so the result is the same bits
