@@ -280,6 +280,21 @@ where
     Trainer::new(net, loss, config.rule(kind), trainer_config())
 }
 
+/// [`firmware_trainer`], built directly in `slot` ([`Trainer::new_in`]):
+/// what the firmware runs, so that the trainer is never on the stack.
+pub fn firmware_trainer_in<'s, const S: usize, const N: usize, const H: usize, const M: usize>(
+    slot: &'s mut core::mem::MaybeUninit<FixedTrainer<f32, S, N, H, M>>,
+    config: &FirmwareConfig,
+    kind: RunKind,
+) -> Result<&'s mut FixedTrainer<f32, S, N, H, M>, ProblemError>
+where
+    Const<N>: DimAdd<Const<M>>,
+    DefaultAllocator: NetAllocator<Const<N>, Const<H>, Const<M>>,
+{
+    let (net, loss) = firmware_experiment::<f32, S, N, H, M>(config.seed)?;
+    Trainer::new_in(slot, net, loss, config.rule(kind), trainer_config())
+}
+
 /// Runs a trainer to its end, exactly as the firmware does: every step
 /// goes through [`Trainer::step`], the a-priori bound is checked along the
 /// way, and `log` receives the records [`FirmwareConfig::logs`] selects.

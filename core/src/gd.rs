@@ -3,6 +3,8 @@
 //! iteration and returns its record; [`Trainer::run`] loops until a stop
 //! condition and hands every record to an [`Observer`].
 
+use core::mem::MaybeUninit;
+
 use nalgebra::{DefaultAllocator, DimAdd, OMatrix, OVector, U1};
 
 use crate::apriori::{apriori_certificate, AprioriCertificate, AprioriInputs, NoCertificate};
@@ -489,19 +491,54 @@ where
     /// run ends at once with [`Status::RuleUnavailable`].
     pub fn new(
         net: TwoLayer<T, N, H, M>,
-        mut loss: L,
+        loss: L,
         rule: StepRule<T>,
         config: TrainerConfig<T>,
     ) -> Result<Self, ProblemError> {
-        let (nd, hd) = net.w1.shape_generic();
-        let (_, md) = net.w2.shape_generic();
-        let net = TwoLayer::new(net.w1, net.w2)?;
+        Self::check(&net, &loss, &config)?;
+        let mut this = Self::blank(net, loss, config);
+        this.start(rule)?;
+        Ok(this)
+    }
+
+    /// [`Trainer::new`], building the trainer directly in `slot` (a static
+    /// or otherwise long-lived place) instead of returning it: on a
+    /// microcontroller the trainer can be a large part of RAM, and
+    /// returning it by value puts up to two more copies of it on the stack
+    /// while it is built. On an error the slot is left uninitialized.
+    pub fn new_in(
+        slot: &mut MaybeUninit<Self>,
+        net: TwoLayer<T, N, H, M>,
+        loss: L,
+        rule: StepRule<T>,
+        config: TrainerConfig<T>,
+    ) -> Result<&mut Self, ProblemError> {
+        Self::check(&net, &loss, &config)?;
+        match slot.write(Self::blank(net, loss, config)).start(rule) {
+            // SAFETY: `write` above initialized the slot.
+            Ok(()) => Ok(unsafe { slot.assume_init_mut() }),
+            Err(e) => {
+                // SAFETY: initialized by `write` above, and not used again.
+                unsafe { slot.assume_init_drop() };
+                Err(e)
+            }
+        }
+    }
+
+    /// The checks of [`Trainer::new`] that need no buffers.
+    fn check(
+        net: &TwoLayer<T, N, H, M>,
+        loss: &L,
+        config: &TrainerConfig<T>,
+    ) -> Result<(), ProblemError> {
+        TwoLayer::validate(&net.w1, &net.w2)?;
+        let (nd, md) = (net.w1.nrows(), net.w2.ncols());
         let (ln, lm) = loss.minimizer().shape();
-        if (ln, lm) != (nd.value(), md.value()) {
+        if (ln, lm) != (nd, md) {
             return Err(ProblemError::ShapeMismatch {
                 what: "network product W1 W2",
                 expected: (ln, lm),
-                found: (nd.value(), md.value()),
+                found: (nd, md),
             });
         }
         if config.max_iters == 0 {
@@ -517,7 +554,16 @@ where
                 what: "tol must be positive and finite",
             });
         }
-        let mut ws = Workspace {
+        Ok(())
+    }
+
+    /// The trainer's fields with zero buffers and stand-ins for what
+    /// [`Trainer::start`] computes.
+    #[inline(always)]
+    fn blank(net: TwoLayer<T, N, H, M>, loss: L, config: TrainerConfig<T>) -> Self {
+        let (nd, hd) = net.w1.shape_generic();
+        let (_, md) = net.w2.shape_generic();
+        let ws = Workspace {
             p: OMatrix::zeros_generic(nd, md),
             g: OMatrix::zeros_generic(nd, md),
             a: OMatrix::zeros_generic(nd, hd),
@@ -531,10 +577,35 @@ where
             grams: GramState::new(nd, md, hd.value()),
             spectra: SpectrumMemory::new(nd, md),
         };
-        net.product_into(&mut ws.p);
-        let eval = loss.evaluate_with_gradient(&ws.p, &mut ws.g);
-        let constants = *loss.constants();
-        let initial_imbalance = imbalance_spectrum(&net, &mut ws.imbalance);
+        Self {
+            net,
+            loss,
+            rule: PreparedRule::placeholder(),
+            config,
+            ws,
+            t: 0,
+            eval: Evaluation::default(),
+            initial_gap: T::zero(),
+            best_gap: T::zero(),
+            stall: 0,
+            drift: T::zero(),
+            drift_at_last_imbalance: T::zero(),
+            last_imbalance: ImbalanceSummary::default(),
+            tally: CertificateTally::default(),
+            status: Status::Running,
+            summary_apriori: Ok(AprioriCertificate::default()),
+            initial_imbalance: ImbalanceSummary::default(),
+        }
+    }
+
+    /// Evaluates the start, its imbalance and a-priori certificate, and
+    /// prepares the rule (what [`Trainer::new`] does once the buffers exist).
+    fn start(&mut self, rule: StepRule<T>) -> Result<(), ProblemError> {
+        let ws = &mut self.ws;
+        self.net.product_into(&mut ws.p);
+        let eval = self.loss.evaluate_with_gradient(&ws.p, &mut ws.g);
+        let constants = *self.loss.constants();
+        let initial_imbalance = imbalance_spectrum(&self.net, &mut ws.imbalance);
         let apriori = apriori_certificate(&AprioriInputs {
             mu: constants.mu,
             k: constants.k,
@@ -545,12 +616,12 @@ where
         // ‖W₁W₂ − W*‖ for the rules defined by the start.
         let distance_to_target = sqrt(kernels::sum_sq_diff(
             ws.p.as_slice(),
-            loss.minimizer().as_slice(),
+            self.loss.minimizer().as_slice(),
         ));
         let start = StartInfo {
             distance_to_target,
             constants,
-            loss_kind: loss.kind(),
+            loss_kind: self.loss.kind(),
         };
         let (rule, status) = match PreparedRule::prepare(rule, &start) {
             Ok(r) => (r, Status::Running),
@@ -560,31 +631,20 @@ where
                 Status::RuleUnavailable(why),
             ),
         };
-        let mut this = Self {
-            net,
-            loss,
-            rule,
-            config,
-            ws,
-            t: 0,
-            eval,
-            initial_gap: eval.gap,
-            best_gap: eval.gap,
-            stall: 0,
-            drift: T::zero(),
-            drift_at_last_imbalance: T::zero(),
-            last_imbalance: initial_imbalance,
-            tally: CertificateTally::default(),
-            status,
-            summary_apriori: apriori,
-            initial_imbalance,
-        };
+        self.rule = rule;
+        self.eval = eval;
+        self.initial_gap = eval.gap;
+        self.best_gap = eval.gap;
+        self.last_imbalance = initial_imbalance;
+        self.status = status;
+        self.summary_apriori = apriori;
+        self.initial_imbalance = initial_imbalance;
         if !(eval.value.finite() && eval.gap.finite()) {
-            this.status = Status::Diverged { at: 0 };
-        } else if this.status == Status::Running && this.converged() {
-            this.status = Status::Converged;
+            self.status = Status::Diverged { at: 0 };
+        } else if self.status == Status::Running && self.converged() {
+            self.status = Status::Converged;
         }
-        Ok(this)
+        Ok(())
     }
 
     fn converged(&self) -> bool {

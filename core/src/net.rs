@@ -63,6 +63,15 @@ where
     /// Builds a network from its layers, checking that the run-time sizes
     /// agree, are non-zero, and that every entry is finite.
     pub fn new(w1: OMatrix<T, N, H>, w2: OMatrix<T, H, M>) -> Result<Self, ProblemError> {
+        Self::validate(&w1, &w2)?;
+        Ok(Self { w1, w2 })
+    }
+
+    /// The checks of [`TwoLayer::new`] on borrowed factors.
+    pub(crate) fn validate(
+        w1: &OMatrix<T, N, H>,
+        w2: &OMatrix<T, H, M>,
+    ) -> Result<(), ProblemError> {
         if w1.nrows() == 0 {
             return Err(ProblemError::ZeroSize {
                 what: "n (rows of W1)",
@@ -85,9 +94,9 @@ where
                 found: (w2.nrows(), w2.ncols()),
             });
         }
-        check_finite("W1", &w1)?;
-        check_finite("W2", &w2)?;
-        Ok(Self { w1, w2 })
+        check_finite("W1", w1)?;
+        check_finite("W2", w2)?;
+        Ok(())
     }
 
     /// A network of zeros with the given sizes (a buffer to fill).

@@ -313,6 +313,17 @@ pub struct PreparedRule<T> {
     fixed: T,
 }
 
+impl<T: Real> PreparedRule<T> {
+    /// A stand-in until the real rule is prepared (the trainer's fields
+    /// exist before the start's constants are computed).
+    pub(crate) fn placeholder() -> Self {
+        Self {
+            rule: StepRule::Local,
+            fixed: T::zero(),
+        }
+    }
+}
+
 fn valid<T: Real>(eta: T) -> Result<T, RuleUnavailable> {
     if eta > T::zero() && eta.finite() {
         Ok(eta)

@@ -157,3 +157,65 @@ fn step_absorbed_by_rounding_is_a_stall_not_a_violation() {
     assert_eq!(records, 0);
     assert_eq!(tr.net(), &before);
 }
+
+/// `Trainer::new_in` builds the same trainer as `Trainer::new` (the same
+/// run, bit for bit), for fixed and run-time sizes, and refuses what `new`
+/// refuses, leaving the slot empty.
+#[test]
+fn new_in_equals_new() {
+    use core::mem::MaybeUninit;
+    let problem = || {
+        let mut rng = Rng::new(5);
+        let mut x = OMatrix::<f64, Const<8>, Const<4>>::zeros();
+        rng.fill_gaussian(&mut x, 1.0);
+        let mut theta = OMatrix::<f64, Const<4>, Const<4>>::zeros();
+        rng.fill_gaussian(&mut theta, 0.5);
+        let y = x * theta;
+        let net: Net<f64, 4, 16, 4> = Init::Gaussian {
+            sigma: 2.0,
+            std: 0.5,
+        }
+        .sample(Const::<4>, Const::<16>, Const::<4>, &mut rng)
+        .unwrap();
+        (net, SquaredLoss::new(x, y).unwrap())
+    };
+    let cfg = TrainerConfig {
+        max_iters: 200,
+        imbalance_every: 10,
+        ..Default::default()
+    };
+    let (net, loss) = problem();
+    let mut by_value = Trainer::new(net, loss, StepRule::Local, cfg).unwrap();
+    let a = by_value.run(&mut ());
+    let mut slot = Box::new(MaybeUninit::uninit());
+    let (net, loss) = problem();
+    let in_place = Trainer::new_in(&mut slot, net, loss, StepRule::Local, cfg).unwrap();
+    let b = in_place.run(&mut ());
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    assert_eq!(by_value.net(), in_place.net());
+    // Run-time sizes (heap buffers) and a refused configuration.
+    let (net, loss) = problem();
+    let dnet = TwoLayer::new(
+        overlin_core::nalgebra::DMatrix::from_column_slice(4, 16, net.w1.as_slice()),
+        overlin_core::nalgebra::DMatrix::from_column_slice(16, 4, net.w2.as_slice()),
+    )
+    .unwrap();
+    let (x, y) = (*loss.x(), *loss.y());
+    let dloss = || {
+        SquaredLoss::new(
+            overlin_core::nalgebra::DMatrix::from_column_slice(8, 4, x.as_slice()),
+            overlin_core::nalgebra::DMatrix::from_column_slice(8, 4, y.as_slice()),
+        )
+        .unwrap()
+    };
+    let mut dslot = MaybeUninit::uninit();
+    let d = Trainer::new_in(&mut dslot, dnet.clone(), dloss(), StepRule::Local, cfg).unwrap();
+    let c = d.run(&mut ());
+    assert_eq!(format!("{a:?}"), format!("{c:?}"));
+    let bad = TrainerConfig {
+        max_iters: 0,
+        ..cfg
+    };
+    let mut eslot = MaybeUninit::uninit();
+    assert!(Trainer::new_in(&mut eslot, dnet, dloss(), StepRule::Local, bad).is_err());
+}

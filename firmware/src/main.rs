@@ -129,8 +129,8 @@ fn run() -> i32 {
     };
     let mut code = exit_code::SUCCESS;
     for kind in RunKind::ALL {
-        let trainer: &mut Run = match embedded::firmware_trainer(&config, kind) {
-            Ok(t) => slot.write(t),
+        let trainer: &mut Run = match embedded::firmware_trainer_in(slot, &config, kind) {
+            Ok(t) => t,
             Err(e) => {
                 defmt::error!("run {=str}: problem rejected: {}", kind.name(), e);
                 return exit_code::CONFIG;
