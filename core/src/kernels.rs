@@ -16,6 +16,14 @@ use crate::scalar::{abs, max, min, sqrt, Real};
 /// Eight-lane dot product with a fixed combination order.
 #[inline]
 pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    dot_inlined(a, b)
+}
+
+/// [`dot`], always inlined: for the fixed-size loops of
+/// [`tridiagonal_small`], where a call costs more than the arithmetic.
+/// (Inlining every `dot` made the step slower.)
+#[inline(always)]
+fn dot_inlined<T: Real>(a: &[T], b: &[T]) -> T {
     let mut acc = [T::zero(); 8];
     let ca = a.chunks_exact(8);
     let cb = b.chunks_exact(8);
@@ -41,6 +49,12 @@ pub fn sum_sq<T: Real>(a: &[T]) -> T {
 /// `y ← y + s·x`.
 #[inline]
 pub fn axpy<T: Real>(y: &mut [T], s: T, x: &[T]) {
+    axpy_inlined(y, s, x)
+}
+
+/// [`axpy`], always inlined (as [`dot_inlined`]).
+#[inline(always)]
+fn axpy_inlined<T: Real>(y: &mut [T], s: T, x: &[T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi += s * xi;
     }
@@ -1752,26 +1766,6 @@ fn laguerre<T: Real, const L: usize>(
     out
 }
 
-/// [`dot`] for at most eight entries, inlined: the same bits (its chunk
-/// loop does not run; the remainder goes to the first lanes).
-#[inline(always)]
-fn dot_short<T: Real>(a: &[T], b: &[T]) -> T {
-    let mut acc = [T::zero(); 8];
-    for (s, (&x, &y)) in acc.iter_mut().zip(a.iter().zip(b)) {
-        *s += x * y;
-    }
-    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
-    ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7))
-}
-
-/// [`axpy`], inlined.
-#[inline(always)]
-fn axpy_short<T: Real>(y: &mut [T], s: T, x: &[T]) {
-    for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi += s * xi;
-    }
-}
-
 /// [`tridiagonal`] of `K` matrices of size `P ≤ 4` at once, on copies in
 /// fixed-size arrays: the same operations in the same order as `K` calls
 /// (the same bits), but the `K` chains of dependent operations (a
@@ -1821,7 +1815,7 @@ fn tridiagonal_small<T: Real, const P: usize, const K: usize>(
         let mut nsq = [T::zero(); K];
         for q in 0..K {
             v[q][..len].copy_from_slice(&m[q][k][k + 1..]);
-            nsq[q] = dot_short(&v[q][..len], &v[q][..len]);
+            nsq[q] = dot_inlined(&v[q][..len], &v[q][..len]);
             ok[q] &= square_safe_sum(nsq[q]);
         }
         let mut alpha = [T::zero(); K];
@@ -1836,18 +1830,18 @@ fn tridiagonal_small<T: Real, const P: usize, const K: usize>(
         let mut w = [[T::zero(); P]; K];
         for q in 0..K {
             for i in 0..len {
-                w[q][i] = tau[q] * dot_short(&m[q][k + 1 + i][k + 1..], &v[q][..len]);
+                w[q][i] = tau[q] * dot_inlined(&m[q][k + 1 + i][k + 1..], &v[q][..len]);
             }
         }
         for q in 0..K {
-            let kk = T::of(0.5) * tau[q] * dot_short(&w[q][..len], &v[q][..len]);
-            axpy_short(&mut w[q][..len], -kk, &v[q][..len]);
+            let kk = T::of(0.5) * tau[q] * dot_inlined(&w[q][..len], &v[q][..len]);
+            axpy_inlined(&mut w[q][..len], -kk, &v[q][..len]);
         }
         for q in 0..K {
             for j in 0..len {
                 let col = &mut m[q][k + 1 + j][k + 1..];
-                axpy_short(col, -w[q][j], &v[q][..len]);
-                axpy_short(col, -v[q][j], &w[q][..len]);
+                axpy_inlined(col, -w[q][j], &v[q][..len]);
+                axpy_inlined(col, -v[q][j], &w[q][..len]);
             }
             m[q][k][k + 1..].fill(T::zero());
             m[q][k][k + 1] = alpha[q];
