@@ -252,7 +252,7 @@ impl FirmwareConfig {
 
     /// `true` when step `t` is logged (every `log_every`-th, and the last).
     pub fn logs(&self, record: &StepRecord<f32>, last: bool) -> bool {
-        last || (record.t as u64) % u64::from(self.log_every.max(1)) == 0
+        last || (record.t as u64).is_multiple_of(u64::from(self.log_every.max(1)))
     }
 }
 

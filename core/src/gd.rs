@@ -902,14 +902,15 @@ where
         };
         let t = self.t;
         self.t += 1;
-        let imbalance =
-            if self.config.imbalance_every > 0 && self.t % self.config.imbalance_every == 0 {
-                // Exact Grams again after every imbalance spectrum.
-                self.ws.grams.invalidate();
-                Some(self.check_imbalance())
-            } else {
-                None
-            };
+        let imbalance = if self.config.imbalance_every > 0
+            && self.t.is_multiple_of(self.config.imbalance_every)
+        {
+            // Exact Grams again after every imbalance spectrum.
+            self.ws.grams.invalidate();
+            Some(self.check_imbalance())
+        } else {
+            None
+        };
         self.update_status(t, before);
         Some(StepRecord {
             t,

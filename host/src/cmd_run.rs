@@ -158,7 +158,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         if !r.holds && violations.len() < 5 {
             violations.push(*r);
         }
-        if r.t % 16 == 0 {
+        if r.t.is_multiple_of(16) {
             pb.set_position(r.t as u64);
             pb.set_message(format!("gap {:.3e}", r.next_gap));
         }

@@ -192,7 +192,7 @@ fn decoded(descr: &str, v: f64) -> f64 {
 fn npy_with_header(header_text: &str, v2: bool, data: &[u8]) -> Vec<u8> {
     let mut header = header_text.to_string();
     let pre = if v2 { 12 } else { 10 };
-    while (pre + header.len() + 1) % 64 != 0 {
+    while !(pre + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
