@@ -161,7 +161,7 @@ fn carried_grams_track_fresh_grams() {
     }
 }
 
-/// The summation orders the products promise (kernels.rs, "Matrix
+/// The summation orders the products promise (kernels/gemm.rs, "Matrix
 /// products"), written as plain loops.
 fn ref_nn(a: &[f64], b: &[f64], r: usize, k: usize, c: usize) -> Vec<f64> {
     let mut out = vec![0.0; r * c];
