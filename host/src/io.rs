@@ -370,6 +370,53 @@ pub fn write_matrix(path: &Path, m: &DMatrix<f64>, force: bool) -> Result<()> {
     }
 }
 
+/// The whole content of a regular UTF-8 input file of at most `limit`
+/// bytes. Refused with one line naming the file, before reading a byte:
+/// a missing file, anything that is not a regular file (a pipe or a device
+/// such as `/dev/zero` would be read without end) and a file larger than
+/// `limit`; a file that grows past `limit` while read is refused too.
+pub fn read_input_text(path: &Path, limit: u64) -> Result<String> {
+    let name = path.display().to_string();
+    let cannot = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::input(format!("{name}: file not found")),
+        _ => Error::input(format!("{name}: cannot read: {e}")),
+    };
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(Error::input(format!(
+            "{name}: is {}, not a regular file; save the content to a file and pass that",
+            if meta.is_dir() {
+                "a directory"
+            } else {
+                "a pipe, device or socket"
+            }
+        )));
+    }
+    if meta.len() > limit {
+        return Err(Error::input(format!(
+            "{name}: is {} bytes, more than the {limit} this kind of file may have",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::new();
+    File::open(path)
+        .map_err(cannot)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::input(format!(
+            "{name}: grew beyond {limit} bytes while being read; pass a file that is not being written"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Error::input(format!(
+            "{name}: is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

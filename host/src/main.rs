@@ -60,19 +60,26 @@ cells are the cartesian product, numbered in a fixed order (keys sorted).
   iters = 500
   tol = 1e-8
 
+Grids of more than 1000000 cells are refused unless --max-cells raises the
+limit (each cell writes a file of about 2 KB). A cell whose values are
+invalid or whose problem cannot be built is recorded as failed and the
+others run; a grid none of whose cells can run is refused before any output.
+
 Cluster job array: shard I of K runs the cells whose index is I-1 modulo K.
 Every shard may write to the same shared folder or to its own; then merge:
 
-  # Slurm:  #SBATCH --array=1-8
-  overlin sweep --grid grid.toml --out runs/ --shard $SLURM_ARRAY_TASK_ID/8
-  # GNU parallel on one machine:
+  # Slurm (scripts/slurm/): submit.sh grid.toml runs/ 8
+  sbatch --array=0-7 scripts/slurm/sweep.sbatch grid.toml runs/
+  # GNU parallel / xargs on one machine:
   parallel overlin sweep --grid grid.toml --out runs/ --shard {}/8 --jobs 1 ::: 1 2 3 4 5 6 7 8
+  seq 1 8 | xargs -P 8 -I{} overlin sweep --grid grid.toml --out runs/ --shard {}/8 --jobs 1
   overlin merge runs/
 
 Exit codes:
   0    all cells finished and every certificate held
-  2    bad input (grid file, flags) or some cells could not be built (listed)
+  2    bad input (grid file, flags) or some cells could not be run (listed)
   3    some run diverged      4  some certificate was violated
+  5    the step rule does not apply in some cell (listed)
   130  interrupted (rerun the same command to resume)";
 
 #[derive(Args, Debug)]

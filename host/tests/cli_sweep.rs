@@ -281,13 +281,18 @@ fn interrupt_with_ctrl_c_leaves_whole_cells_and_resumes() {
 fn impossible_grids_are_refused_before_any_output() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
+    // Grid-level faults, and grids none of whose cells can run (a grid
+    // with some runnable cells runs them: see a_bad_cell_is_reported...).
     let cases = [
         ("h = [4, 8]\nwidth = 3\n", "unknown key 'width'"),
         ("h = []\n", "empty list"),
-        ("h = [4, \"wide\"]\n", "cell 1"),
-        ("tol = [1e-8, -1.0]\n", "--tol must be positive"),
-        ("n = [3, 0]\n", "--n is zero"),
-        ("rule = [\"local\", \"bogus\"]\n", "unknown step rule"),
+        (
+            "h = \"wide\"\n",
+            "cell 0 (h=wide): h = \"wide\": invalid type",
+        ),
+        ("tol = [-1e-8, -1.0]\n", "--tol must be positive"),
+        ("n = 0\n", "--n is zero"),
+        ("rule = [\"bogus\", \"worse\"]\n", "unknown step rule"),
         ("[problem]\nn = 3\n", "unknown key 'problem'"),
         ("n = = 3\n", "invalid TOML"),
     ];
@@ -355,4 +360,282 @@ fn resumed_sweep_reports_cells_finished_earlier() {
     let err = stderr(&again);
     assert!(err.contains("0 finished now, 2 already done"), "{err}");
     assert!(err.contains("1 diverged"), "{err}");
+}
+
+/// Issue 12 item 3: one bad cell (`h = 4e9` is a float in TOML, not a
+/// size) is recorded and listed as failed; the other cells run. The same
+/// for each kind of invalid value. A rerun tries the failed cell again.
+#[test]
+fn a_bad_cell_is_reported_and_the_others_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let base = "n = 3\nm = 2\nsamples = 12\niters = 200\n";
+    std::fs::write(p.join("grid.toml"), format!("{base}h = [10, 20, 4e9]\n")).unwrap();
+    let o = overlin(p, &["sweep", "--grid", "grid.toml", "--out", "b"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(
+        err.contains(
+            "cell 2 (h=4000000000.0 iters=200 m=2 n=3 samples=12): h = 4000000000.0: invalid type"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("3 finished now, 0 already done"), "{err}");
+    assert!(err.contains("1 could not be run"), "{err}");
+    assert_eq!(cell_files(&p.join("b")).len(), 3);
+    let (csv, _) = merged(p, &["b"], "b-merged");
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows[0].contains(",max_iters,") || rows[0].contains(",converged,"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].contains(",max_iters,") || rows[1].contains(",converged,"),
+        "{}",
+        rows[1]
+    );
+    assert!(
+        rows[2].contains(",error,\"h = 4000000000.0: invalid type"),
+        "{}",
+        rows[2]
+    );
+    // The failed cell is tried again, the finished ones are not.
+    let o = overlin(p, &["sweep", "--grid", "grid.toml", "--out", "b"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("1 finished now, 2 already done"),
+        "{}",
+        stderr(&o)
+    );
+    let cases = [
+        ("n = [3, 0]\n", "cell 1", "--n is zero"),
+        ("tol = [1e-8, -1.0]\n", "cell 1", "--tol must be positive"),
+        (
+            "rule = [\"local\", \"bogus\"]\n",
+            "cell 1",
+            "unknown step rule",
+        ),
+        (
+            "h = [4, \"wide\"]\n",
+            "cell 1",
+            "h = \"wide\": invalid type",
+        ),
+    ];
+    for (i, (axis, cell, needle)) in cases.into_iter().enumerate() {
+        let text = format!("{}{axis}", base.replace("n = 3\n", ""));
+        let text = if axis.starts_with("n =") {
+            text
+        } else {
+            format!("n = 3\n{text}")
+        };
+        std::fs::write(p.join("grid.toml"), &text).unwrap();
+        let out = format!("c{i}");
+        let o = overlin(p, &["sweep", "--grid", "grid.toml", "--out", &out]);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "{text}: {err}");
+        let line = err.lines().find(|l| l.contains(cell)).unwrap_or_default();
+        assert!(line.contains(needle), "{text}: {err}");
+        assert!(err.contains("2 finished now"), "{text}: {err}");
+        assert_eq!(cell_files(&p.join(&out)).len(), 2, "{text}");
+    }
+}
+
+/// Issue 12 item 13: a cell whose rule does not apply is listed and the
+/// sweep exits 5, as `run` does, also when resumed.
+#[test]
+fn a_cell_whose_rule_does_not_apply_exits_5() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let grid = "n = 3\nm = 2\nh = 8\nsamples = 12\nrule = [\"local\", \"arora\"]\niters = 200\n";
+    std::fs::write(p.join("grid.toml"), grid).unwrap();
+    let run = overlin(
+        p,
+        &[
+            "run",
+            "--n",
+            "3",
+            "--m",
+            "2",
+            "--h",
+            "8",
+            "--samples",
+            "12",
+            "--rule",
+            "arora",
+            "--iters",
+            "200",
+        ],
+    );
+    assert_eq!(code(&run), 5, "run: {}", stderr(&run));
+    for again in [false, true] {
+        let o = overlin(p, &["sweep", "--grid", "grid.toml", "--out", "u"]);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 5, "{err}");
+        assert!(
+            err.contains(
+                "cell 1 (h=8 iters=200 m=2 n=3 rule=arora samples=12): the rule does not apply"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("1 where the rule does not apply"), "{err}");
+        assert_eq!(err.contains("2 already done"), again, "{err}");
+    }
+}
+
+/// Issue 12 item 11: the README's `xargs -P8` recipe, eight shards started
+/// at once on one folder that does not exist yet, succeeds every time.
+#[test]
+fn eight_concurrent_shards_share_one_new_folder() {
+    let dir = setup();
+    let p = dir.path();
+    let reference = reference(p);
+    for trial in 0..4 {
+        let out = format!("par{trial}");
+        let children: Vec<_> = (1..=8)
+            .map(|i| {
+                std::process::Command::new(assert_cmd::cargo::cargo_bin("overlin"))
+                    .current_dir(p)
+                    .args(["sweep", "--grid", "grid.toml", "--out", &out, "--jobs", "1"])
+                    .args(["--shard", &format!("{i}/8")])
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for (i, c) in children.into_iter().enumerate() {
+            let o = c.wait_with_output().unwrap();
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "trial {trial}, shard {}: {}",
+                i + 1,
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        assert_eq!(cell_files(&p.join(&out)).len(), CELLS);
+        let merged_out = format!("par{trial}-merged");
+        assert_eq!(merged(p, &[&out], &merged_out), reference, "trial {trial}");
+    }
+}
+
+/// Issue 12 item 15: a damaged sweep.json says what to do, and the advice
+/// (`--force`) works; `merge` says what to do too.
+#[test]
+fn a_corrupted_manifest_says_what_to_do() {
+    let dir = setup();
+    let p = dir.path();
+    let reference = reference(p);
+    assert_eq!(code(&sweep(p, "c", &["--shard", "1/2"])), 0);
+    for damage in ["{\"format\": \"overlin-sw", "\u{0}\u{0}\u{0}", "{}"] {
+        std::fs::write(p.join("c/sweep.json"), damage).unwrap();
+        let o = sweep(p, "c", &[]);
+        assert_one_line_error(&o, 2, "the sweep manifest is corrupted");
+        assert!(stderr(&o).contains("rerun with --force"), "{}", stderr(&o));
+        let o = overlin(p, &["merge", "c", "--partial"]);
+        assert_one_line_error(&o, 2, "leave the folder out of the merge");
+    }
+    // Invalid UTF-8 is damage as well.
+    std::fs::write(p.join("c/sweep.json"), [0xff, 0xfe, b'{']).unwrap();
+    assert_one_line_error(&sweep(p, "c", &[]), 2, "corrupted (not UTF-8 text)");
+    let o = sweep(p, "c", &["--force"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("12 finished now"), "{}", stderr(&o));
+    assert_eq!(merged(p, &["c"], "c-merged"), reference);
+}
+
+fn edit_json(path: &Path, key: &str, value: &str) {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v[key] = serde_json::Value::String(value.into());
+    std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+/// Every cell records the grid hash and the overlin version; `merge`
+/// refuses cells of another grid or version, and so does a resume.
+#[test]
+fn merge_refuses_other_grids_and_versions() {
+    let dir = setup();
+    let p = dir.path();
+    for s in ["a", "b"] {
+        assert_eq!(code(&sweep(p, s, &[])), 0);
+    }
+    let cell0 = |s: &str| p.join(s).join("cells").join(&cell_files(&p.join(s))[0]);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cell0("a")).unwrap()).unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["grid_hash"].as_str().unwrap().len(), 16);
+    edit_json(&cell0("a"), "version", "0.0.9");
+    let o = overlin(p, &["merge", "a", "--out", "m"]);
+    assert_one_line_error(&o, 2, "the cell was made by overlin 0.0.9");
+    edit_json(&cell0("a"), "version", env!("CARGO_PKG_VERSION"));
+    edit_json(&cell0("a"), "grid_hash", "0123456789abcdef");
+    let o = overlin(p, &["merge", "a", "--out", "m"]);
+    assert_one_line_error(&o, 2, "the cell is of another grid (hash 0123456789abcdef");
+    assert!(!p.join("m/merged.csv").exists() && !p.join("m/merged.json").exists());
+    // A folder whose manifest says another version: merge and resume refuse.
+    edit_json(&p.join("b/sweep.json"), "version", "0.0.9");
+    let o = overlin(p, &["merge", "a", "b", "--out", "m"]);
+    assert_one_line_error(&o, 2, "by overlin 0.0.9");
+    let o = sweep(p, "b", &[]);
+    assert_one_line_error(&o, 2, "made by overlin 0.0.9");
+}
+
+/// Issue 12 item 5 (sweep): a stated cell limit, raised by --max-cells, and
+/// grid files that are not regular files or are too large are refused.
+#[test]
+fn grid_size_limits_and_non_regular_files() {
+    let dir = setup();
+    let p = dir.path();
+    let o = sweep(p, "small", &["--max-cells", "11"]);
+    assert_one_line_error(
+        &o,
+        2,
+        "the grid has 12 cells, more than the limit of 11; pass --max-cells 12",
+    );
+    assert!(!p.join("small").exists());
+    assert_eq!(code(&sweep(p, "small", &["--max-cells", "12"])), 0);
+    // 1001 x 1000 cells: over the default limit, refused at once.
+    let list = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+    std::fs::write(
+        p.join("big.toml"),
+        format!("seed = [{}]\nh = [{}]\n", list(1001), list(1000)),
+    )
+    .unwrap();
+    let o = overlin(p, &["sweep", "--grid", "big.toml", "--out", "big"]);
+    assert_one_line_error(&o, 2, "1001000 cells, more than the limit of 1000000");
+    assert!(!p.join("big").exists());
+    // A count that overflows is refused as such.
+    let axes: String = (0..8)
+        .map(|k| {
+            format!(
+                "{} = [{}]\n",
+                ["n", "m", "h", "samples", "seed", "iters", "sigma", "noise"][k],
+                list(400)
+            )
+        })
+        .collect();
+    std::fs::write(p.join("huge.toml"), axes).unwrap();
+    let o = overlin(p, &["sweep", "--grid", "huge.toml", "--out", "huge"]);
+    assert_one_line_error(&o, 2, "more cells than can be counted");
+    let o = overlin(p, &["sweep", "--grid", "/dev/zero", "--out", "z"]);
+    assert_one_line_error(&o, 2, "/dev/zero: is a");
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    let fifo = p.join("fifo.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let o = overlin(p, &["sweep", "--grid", "fifo.toml", "--out", "f"]);
+    assert_one_line_error(&o, 2, "not a regular file");
+    let o = overlin(p, &["sweep", "--grid", ".", "--out", "f"]);
+    assert_one_line_error(&o, 2, "not a regular file");
+    // Larger than a grid may be (16 MiB): refused before reading it.
+    let f = std::fs::File::create(p.join("fat.toml")).unwrap();
+    f.set_len((16 << 20) + 1).unwrap();
+    let o = overlin(p, &["sweep", "--grid", "fat.toml", "--out", "f"]);
+    assert_one_line_error(&o, 2, "fat.toml: is");
+    assert!(!p.join("f").exists());
 }
