@@ -2,7 +2,8 @@
 # Installs what a fresh Debian machine of this kind lacks for the full test
 # suite: Debian's rustc/cargo with the library source (to build the
 # Cortex-M firmware with -Zbuild-std where rustup cannot add targets), the
-# ARM linker, QEMU, defmt-print, and NumPy for the benchmark cross-check.
+# ARM linker, QEMU, defmt-print, Slurm and munge (the job-array test starts a
+# one-node cluster), and NumPy for the benchmark cross-check.
 # Safe to rerun: it only installs what is missing.
 set -euo pipefail
 
@@ -13,13 +14,15 @@ command -v /usr/bin/rustc >/dev/null 2>&1 || need_apt+=(rustc-web cargo-web)
   || need_apt+=(rust-web-src)
 command -v arm-none-eabi-ld >/dev/null 2>&1 || need_apt+=(binutils-arm-none-eabi)
 command -v qemu-system-arm >/dev/null 2>&1 || need_apt+=(qemu-system-arm)
+{ [ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] && command -v sbatch >/dev/null 2>&1; } || need_apt+=(slurm-wlm)
+[ -x /usr/sbin/munged ] || need_apt+=(munge)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm slurm-wlm munge
 fi
 
 if ! command -v defmt-print >/dev/null 2>&1; then
