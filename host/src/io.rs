@@ -15,20 +15,152 @@ use overlin_core::nalgebra::DMatrix;
 
 use crate::{Error, Result};
 
+/// Largest `.npy` header read (numpy itself refuses headers above 10 000
+/// bytes unless told otherwise; a format-2.0 header may announce up to
+/// 4 GiB, which would otherwise be allocated before anything is checked).
+pub const NPY_HEADER_LIMIT: u64 = 1 << 20;
+
+/// A byte count for messages: `512 bytes`, `1.5 KiB`, `23.4 GiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} bytes");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for u in UNITS.iter().skip(1) {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
+/// What a path is when it is not a regular file, for the refusal message.
+fn non_regular_kind(ft: &std::fs::FileType) -> Option<&'static str> {
+    if ft.is_file() {
+        return None;
+    }
+    if ft.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if ft.is_char_device() {
+            return Some("a character device");
+        }
+        if ft.is_block_device() {
+            return Some("a block device");
+        }
+        if ft.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
+}
+
+fn refuse_non_regular(name: &str, kind: &str) -> Error {
+    if kind == "a directory" {
+        return Error::input(format!("{name}: is a directory; give a file"));
+    }
+    Error::input(format!(
+        "{name}: is {kind}, not a regular file; save the data to a file and pass that"
+    ))
+}
+
+/// Opens an input file for reading, refusing before reading a byte:
+/// a missing file, anything that is not a regular file (a pipe or a device
+/// such as `/dev/zero` would be read without end, a FIFO would block), and
+/// a file larger than `limit` bytes. Returns the open file and its length.
+///
+/// Every refusal is one line naming the file. Read through
+/// [`Read::take`]`(len + 1)` or use [`read_input_bytes`] /
+/// [`read_input_text`], which also catch a file that grows while read.
+/// Every file overlin reads (matrices, sweep grids and manifests) goes
+/// through here.
+pub fn open_input_file(path: &Path, limit: u64) -> Result<(File, u64)> {
+    let name = path.display().to_string();
+    let cannot = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::input(format!("{name}: file not found")),
+        _ => Error::input(format!("{name}: cannot read: {e}")),
+    };
+    // Checked on the path first: opening a FIFO blocks until a writer comes.
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if let Some(kind) = non_regular_kind(&meta.file_type()) {
+        return Err(refuse_non_regular(&name, kind));
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        // Should the path be swapped for a FIFO after the check, the open
+        // must not block; on a regular file the flag changes nothing.
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = opts.open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if let Some(kind) = non_regular_kind(&meta.file_type()) {
+        return Err(refuse_non_regular(&name, kind));
+    }
+    if meta.len() > limit {
+        return Err(Error::input(format!(
+            "{name}: is {}, more than the {} this kind of file may have; \
+             use a smaller file (or raise OVERLIN_MAX_MEMORY for data files)",
+            human_bytes(meta.len()),
+            human_bytes(limit)
+        )));
+    }
+    Ok((file, meta.len()))
+}
+
+/// The whole content of a regular input file of at most `limit` bytes
+/// (see [`open_input_file`] for what is refused).
+pub fn read_input_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let name = path.display().to_string();
+    let (file, len) = open_input_file(path, limit)?;
+    let mut bytes = Vec::new();
+    // One byte more than allowed tells a file that grew since the check.
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::input(format!("{name}: cannot read: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::input(format!(
+            "{name}: grew beyond {} while being read (it was {}); \
+             pass a file that is not being written",
+            human_bytes(limit),
+            human_bytes(len)
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The whole content of a regular UTF-8 input file of at most `limit` bytes
+/// (see [`open_input_file`]); invalid UTF-8 is a one-line error.
+pub fn read_input_text(path: &Path, limit: u64) -> Result<String> {
+    let bytes = read_input_bytes(path, limit)?;
+    String::from_utf8(bytes).map_err(|e| {
+        Error::input(format!(
+            "{}: is not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 /// Reads a matrix from `.npy` or `.csv` (by extension), rejecting NaN and
 /// infinities with the file, row and column of the first one.
 pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>> {
     let name = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::input(format!("{name}: file not found")),
-        _ => Error::input(format!("{name}: cannot read: {e}")),
-    })?;
-    if meta.is_dir() {
-        return Err(Error::input(format!(
-            "{name}: is a directory, not a matrix file"
-        )));
-    }
-    if meta.len() == 0 {
+    let limit = crate::resources::memory_limit()?.bytes;
+    // Also refuses a pipe or device before the extension is looked at.
+    if open_input_file(path, u64::MAX)?.1 == 0 {
         return Err(Error::input(format!("{name}: file is empty")));
     }
     let ext = path
@@ -36,8 +168,11 @@ pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>> {
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase());
     let m = match ext.as_deref() {
-        Some("npy") => read_npy(path, &name)?,
-        Some("csv") | Some("txt") | Some("tsv") => read_csv(path, &name)?,
+        // A .npy holds its entries at 4 or 8 bytes each: the file bounds the
+        // matrix. A CSV entry takes 2 bytes or more and becomes 8 bytes
+        // twice over (the rows read, then the matrix): an eighth of the limit.
+        Some("npy") => read_npy(path, &name, limit)?,
+        Some("csv") | Some("txt") | Some("tsv") => read_csv(path, &name, limit / 8)?,
         _ => {
             return Err(Error::input(format!(
                 "{name}: unknown matrix format; use a .npy or .csv file"
@@ -123,21 +258,54 @@ fn npy_header_overflowing_shape(head: &[u8]) -> Option<Vec<u64>> {
     None
 }
 
-fn read_npy(path: &Path, name: &str) -> Result<DMatrix<f64>> {
-    let mut file =
-        File::open(path).map_err(|e| Error::input(format!("{name}: cannot read: {e}")))?;
-    // At most the first 1 MiB holds the header that matters here.
+/// The length of a `.npy` header as its preamble announces it (magic,
+/// version, length field), or `None` when the bytes are not a `.npy`
+/// preamble (npyz then names the format error).
+fn npy_header_len(head: &[u8]) -> Option<u64> {
+    match (head.get(..6), head.get(6).copied()) {
+        (Some(b"\x93NUMPY"), Some(1)) => Some(u64::from(u16::from_le_bytes([
+            *head.get(8)?,
+            *head.get(9)?,
+        ]))),
+        (Some(b"\x93NUMPY"), Some(_)) => Some(u64::from(u32::from_le_bytes([
+            *head.get(8)?,
+            *head.get(9)?,
+            *head.get(10)?,
+            *head.get(11)?,
+        ]))),
+        _ => None,
+    }
+}
+
+fn read_npy(path: &Path, name: &str, limit: u64) -> Result<DMatrix<f64>> {
+    let (mut file, file_len) = open_input_file(path, limit)?;
+    if file_len == 0 {
+        return Err(Error::input(format!("{name}: file is empty")));
+    }
+    // The header that matters lies within the first NPY_HEADER_LIMIT bytes
+    // (plus the preamble); a longer one is refused before npyz reads it.
     let mut head = Vec::new();
     (&mut file)
-        .take(1 << 20)
+        .take(NPY_HEADER_LIMIT + 12)
         .read_to_end(&mut head)
         .map_err(|e| Error::input(format!("{name}: cannot read: {e}")))?;
+    if let Some(len) = npy_header_len(&head).filter(|&l| l > NPY_HEADER_LIMIT) {
+        return Err(Error::input(format!(
+            "{name}: .npy header announces {}, more than the {} a matrix header may have \
+             (corrupt file?)",
+            human_bytes(len),
+            human_bytes(NPY_HEADER_LIMIT)
+        )));
+    }
+    let data_start = npy_header_len(&head)
+        .map(|l| l + if head.get(6) == Some(&1) { 10 } else { 12 })
+        .unwrap_or(0);
     if let Some(dims) = npy_header_overflowing_shape(&head) {
         return Err(Error::input(format!(
             "{name}: .npy shape {dims:?} has more entries than can be addressed"
         )));
     }
-    let reader = std::io::Cursor::new(head).chain(BufReader::new(file));
+    let reader = std::io::Cursor::new(head).chain(BufReader::new(file.take(file_len)));
     let npy = npyz::NpyFile::new(reader)
         .map_err(|e| Error::input(format!("{name}: not a valid .npy file: {}", one_line(e))))?;
     let shape: Vec<u64> = npy.shape().to_vec();
@@ -168,6 +336,21 @@ fn read_npy(path: &Path, name: &str) -> Result<DMatrix<f64>> {
         })?;
     let order = npy.order();
     let dtype = npy.dtype();
+    // The data must be in the file before anything is allocated for them:
+    // a header may announce any shape.
+    let item = match &dtype {
+        DType::Plain(ts) => ts.size_field(),
+        _ => 1,
+    };
+    if (total as u64)
+        .checked_mul(item)
+        .is_none_or(|b| b > file_len.saturating_sub(data_start))
+    {
+        return Err(Error::input(format!(
+            "{name}: the data end before the {rows}x{cols} entries the header announces \
+             (truncated file?)"
+        )));
+    }
     let bad = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             Error::input(format!(
@@ -259,11 +442,11 @@ fn parse_cell(s: &str) -> Option<f64> {
     }
 }
 
-fn read_csv(path: &Path, name: &str) -> Result<DMatrix<f64>> {
-    let mut text = String::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .map_err(|e| Error::input(format!("{name}: cannot read: {e}")))?;
+fn read_csv(path: &Path, name: &str, limit: u64) -> Result<DMatrix<f64>> {
+    let (file, len) = open_input_file(path, limit)?;
+    if len == 0 {
+        return Err(Error::input(format!("{name}: file is empty")));
+    }
     let delim = if path.extension().and_then(|e| e.to_str()) == Some("tsv") {
         b'\t'
     } else {
@@ -275,8 +458,11 @@ fn read_csv(path: &Path, name: &str) -> Result<DMatrix<f64>> {
         .delimiter(delim)
         .comment(Some(b'#'))
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let mut rows: Vec<Vec<f64>> = Vec::new();
+        .from_reader(BufReader::new(file.take(len)));
+    // Row-major entries, `width` per row: one flat vector, no per-row
+    // allocation (a one-column CSV would otherwise cost ~50 bytes an entry).
+    let mut data: Vec<f64> = Vec::new();
+    let mut nrows = 0usize;
     let mut width: Option<usize> = None;
     for (i, rec) in rdr.records().enumerate() {
         let rec =
@@ -286,7 +472,7 @@ fn read_csv(path: &Path, name: &str) -> Result<DMatrix<f64>> {
             continue;
         }
         let cells: Vec<Option<f64>> = rec.iter().map(parse_cell).collect();
-        if rows.is_empty() && width.is_none() && cells.iter().all(|c| c.is_none()) {
+        if nrows == 0 && width.is_none() && cells.iter().all(|c| c.is_none()) {
             // A header row: every cell is a name.
             width = Some(cells.len());
             continue;
@@ -300,11 +486,10 @@ fn read_csv(path: &Path, name: &str) -> Result<DMatrix<f64>> {
             }
             _ => width = Some(cells.len()),
         }
-        let row_no = rows.len() + 1;
-        let mut row = Vec::with_capacity(cells.len());
+        let row_no = nrows + 1;
         for (j, (c, raw)) in cells.iter().zip(rec.iter()).enumerate() {
             match c {
-                Some(v) => row.push(*v),
+                Some(v) => data.push(*v),
                 None => {
                     return Err(Error::input(format!(
                         "{name}: non-numeric value '{}' at row {row_no}, column {} (line {line})",
@@ -314,19 +499,13 @@ fn read_csv(path: &Path, name: &str) -> Result<DMatrix<f64>> {
                 }
             }
         }
-        rows.push(row);
+        nrows += 1;
     }
     let ncols = width.unwrap_or(0);
-    if rows.is_empty() || ncols == 0 {
+    if nrows == 0 || ncols == 0 {
         return Err(Error::input(format!("{name}: no numeric rows")));
     }
-    let nrows = rows.len();
-    Ok(DMatrix::from_fn(nrows, ncols, |i, j| {
-        rows.get(i)
-            .and_then(|r| r.get(j))
-            .copied()
-            .unwrap_or(f64::NAN)
-    }))
+    Ok(DMatrix::from_row_slice(nrows, ncols, &data))
 }
 
 /// Writes `m` as a 2-D little-endian float64 `.npy` (C order) to `w`.
@@ -435,6 +614,40 @@ mod tests {
         assert_eq!(m.shape(), (2, 2));
         assert_eq!(m[(0, 1)], -2e-3);
         assert_eq!(m[(1, 0)], 3.0);
+    }
+
+    #[test]
+    fn bounded_reads_refuse_large_growing_and_non_regular_files() {
+        let (d, p) = tmp("g.toml", b"0123456789");
+        assert_eq!(
+            read_input_bytes(&p, 10).expect("at the limit"),
+            b"0123456789"
+        );
+        let e = read_input_bytes(&p, 9).expect_err("one byte over");
+        assert!(
+            e.to_string().contains("is 10 bytes, more than the 9 bytes"),
+            "{e}"
+        );
+        let e = read_input_text(d.path(), 100).expect_err("a folder");
+        assert!(
+            e.to_string().ends_with("is a directory; give a file"),
+            "{e}"
+        );
+        let e = read_input_bytes(&d.path().join("none"), 100).expect_err("missing");
+        assert!(e.to_string().ends_with("none: file not found"), "{e}");
+        let e = read_input_bytes(Path::new("/dev/zero"), u64::MAX).expect_err("device");
+        assert!(e.to_string().contains("is a character device"), "{e}");
+        std::fs::write(&p, [0xff, 0xfe]).expect("write");
+        let e = read_input_text(&p, 100).expect_err("not UTF-8");
+        assert!(e.to_string().contains("is not UTF-8 text"), "{e}");
+    }
+
+    #[test]
+    fn byte_counts_read_like_a_person_writes_them() {
+        assert_eq!(human_bytes(0), "0 bytes");
+        assert_eq!(human_bytes(1023), "1023 bytes");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(32_000_000_000), "29.8 GiB");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod output;
 pub mod plot;
 pub mod problem;
 pub mod report;
+pub mod resources;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -893,3 +893,90 @@ fn a_tiny_start_entry_does_not_break_the_local_rule() {
         assert_eq!(code(&o), 0, "{tiny}: {}", stderr(&o));
     }
 }
+
+// ---------------------------------------------------------------------------
+// Round two: resources, sizes, files that are not files
+// ---------------------------------------------------------------------------
+
+/// Environment variables set for one command.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
+/// `overlin` with extra environment variables.
+fn overlin_env(dir: &Path, env: Env, args: &[&str]) -> std::process::Output {
+    let mut c = assert_cmd::Command::cargo_bin("overlin").unwrap();
+    c.current_dir(dir).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+/// A `.npy` preamble (format 2.0) announcing a header of `len` bytes,
+/// followed by a few bytes only.
+fn npy_v2_with_header_len(len: u32) -> Vec<u8> {
+    let mut b = b"\x93NUMPY\x02\x00".to_vec();
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(b"{'descr': '<f8', ");
+    b
+}
+
+/// Every input file is a bounded read of a regular file: pipes and devices
+/// are refused before a byte is read (a FIFO would block, `/dev/zero` would
+/// be read until the kernel kills the process), and files or `.npy` headers
+/// larger than their limit are refused with the size and the limit.
+#[test]
+fn input_files_that_are_not_regular_or_too_large_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("y.csv"), "1\n2\n3\n4\n5\n").unwrap();
+    let fifo = p.join("pipe.csv");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    std::fs::create_dir(p.join("folder.csv")).unwrap();
+    std::fs::write(p.join("hdr.npy"), npy_v2_with_header_len(4_000_000_000)).unwrap();
+    // 5 rows of 60 entries: 1200 bytes of text.
+    let row = vec!["0.5"; 60].join(",");
+    std::fs::write(p.join("wide.csv"), format!("{row}\n").repeat(5)).unwrap();
+    let cases: &[(Env, &str, &str)] = &[
+        (
+            &[],
+            "pipe.csv",
+            "pipe.csv: is a named pipe (FIFO), not a regular file",
+        ),
+        (
+            &[],
+            "/dev/zero",
+            "/dev/zero: is a character device, not a regular file",
+        ),
+        (&[], "folder.csv", "folder.csv: is a directory"),
+        (
+            &[],
+            "hdr.npy",
+            "hdr.npy: .npy header announces 3.7 GiB, more than the 1.0 MiB",
+        ),
+        // The CSV limit is an eighth of the memory limit: 128 bytes here.
+        (
+            &[("OVERLIN_MAX_MEMORY", "1K")],
+            "wide.csv",
+            "wide.csv: is 1.2 KiB, more than the 128 bytes this kind of file may have",
+        ),
+        (
+            &[("OVERLIN_MAX_MEMORY", "lots")],
+            "y.csv",
+            "OVERLIN_MAX_MEMORY='lots' is not a size",
+        ),
+    ];
+    for (env, x, needle) in cases {
+        let t0 = Instant::now();
+        let o = overlin_env(
+            p,
+            env,
+            &[
+                "run", "--x", x, "--y", "y.csv", "--iters", "3", "--csv", "out.csv",
+            ],
+        );
+        assert_one_line_error(&o, 2, needle);
+        assert!(t0.elapsed() < Duration::from_secs(20), "{x}: too slow");
+        assert!(!p.join("out.csv").exists(), "{x}: output written");
+    }
+}
