@@ -67,7 +67,9 @@ fn non_regular_kind(ft: &std::fs::FileType) -> Option<&'static str> {
 
 fn refuse_non_regular(name: &str, kind: &str) -> Error {
     if kind == "a directory" {
-        return Error::input(format!("{name}: is a directory; give a file"));
+        return Error::input(format!(
+            "{name}: is a directory, not a regular file; give a file"
+        ));
     }
     Error::input(format!(
         "{name}: is {kind}, not a regular file; save the data to a file and pass that"
@@ -549,53 +551,6 @@ pub fn write_matrix(path: &Path, m: &DMatrix<f64>, force: bool) -> Result<()> {
     }
 }
 
-/// The whole content of a regular UTF-8 input file of at most `limit`
-/// bytes. Refused with one line naming the file, before reading a byte:
-/// a missing file, anything that is not a regular file (a pipe or a device
-/// such as `/dev/zero` would be read without end) and a file larger than
-/// `limit`; a file that grows past `limit` while read is refused too.
-pub fn read_input_text(path: &Path, limit: u64) -> Result<String> {
-    let name = path.display().to_string();
-    let cannot = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::input(format!("{name}: file not found")),
-        _ => Error::input(format!("{name}: cannot read: {e}")),
-    };
-    let meta = std::fs::metadata(path).map_err(cannot)?;
-    if !meta.is_file() {
-        return Err(Error::input(format!(
-            "{name}: is {}, not a regular file; save the content to a file and pass that",
-            if meta.is_dir() {
-                "a directory"
-            } else {
-                "a pipe, device or socket"
-            }
-        )));
-    }
-    if meta.len() > limit {
-        return Err(Error::input(format!(
-            "{name}: is {} bytes, more than the {limit} this kind of file may have",
-            meta.len()
-        )));
-    }
-    let mut bytes = Vec::new();
-    File::open(path)
-        .map_err(cannot)?
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 > limit {
-        return Err(Error::input(format!(
-            "{name}: grew beyond {limit} bytes while being read; pass a file that is not being written"
-        )));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        Error::input(format!(
-            "{name}: is not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,7 +585,8 @@ mod tests {
         );
         let e = read_input_text(d.path(), 100).expect_err("a folder");
         assert!(
-            e.to_string().ends_with("is a directory; give a file"),
+            e.to_string()
+                .ends_with("is a directory, not a regular file; give a file"),
             "{e}"
         );
         let e = read_input_bytes(&d.path().join("none"), 100).expect_err("missing");
