@@ -1,8 +1,10 @@
 //! Picks the memory layout (`memory.x`) for the board being built for.
 //!
-//! `OVERLIN_BOARD` = `lm3s6965` | `mps2-an386` | `stm32f411`; when unset the
-//! board follows the target: `thumbv7m-none-eabi` → `lm3s6965` (QEMU),
-//! `thumbv7em-none-eabihf` → `mps2-an386` (QEMU).
+//! `OVERLIN_BOARD` = `microbit` | `lm3s6965` | `mps2-an386` | `mps2-an505` |
+//! `stm32f411`; when unset the board follows the target (all QEMU machines):
+//! `thumbv6m-none-eabi` → `microbit` (Cortex-M0), `thumbv7m-none-eabi` →
+//! `lm3s6965` (Cortex-M3), `thumbv7em-none-eabihf` → `mps2-an386`
+//! (Cortex-M4F), `thumbv8m.main-none-eabihf` → `mps2-an505` (Cortex-M33).
 
 use std::{env, fs, path::PathBuf};
 
@@ -13,11 +15,13 @@ fn main() {
     let board = match env::var("OVERLIN_BOARD") {
         Ok(b) if !b.is_empty() => b,
         _ => match target.as_str() {
+            "thumbv6m-none-eabi" => "microbit".to_string(),
             "thumbv7m-none-eabi" => "lm3s6965".to_string(),
             "thumbv7em-none-eabihf" => "mps2-an386".to_string(),
+            "thumbv8m.main-none-eabihf" => "mps2-an505".to_string(),
             other => panic!(
                 "no default board for target `{other}`: set OVERLIN_BOARD to one of \
-                 lm3s6965, mps2-an386, stm32f411"
+                 microbit, lm3s6965, mps2-an386, mps2-an505, stm32f411"
             ),
         },
     };
@@ -25,7 +29,7 @@ fn main() {
     let src = manifest.join("memory").join(format!("{board}.x"));
     let layout = fs::read_to_string(&src).unwrap_or_else(|e| {
         panic!(
-            "OVERLIN_BOARD={board}: cannot read {}: {e} (known: lm3s6965, mps2-an386, stm32f411)",
+            "OVERLIN_BOARD={board}: cannot read {}: {e} (known: microbit, lm3s6965, mps2-an386, mps2-an505, stm32f411)",
             src.display()
         )
     });

@@ -6,8 +6,10 @@ set -euo pipefail
 machine=$1
 elf=$2
 case $machine in
+  microbit) cpu=cortex-m0 ;;
   lm3s6965evb) cpu=cortex-m3 ;;
   mps2-an386) cpu=cortex-m4 ;;
+  mps2-an505) cpu=cortex-m33 ;;
   *) echo "qemu-run.sh: unknown machine $machine" >&2; exit 64 ;;
 esac
 for tool in qemu-system-arm defmt-print; do

@@ -4,14 +4,17 @@
 #   scripts/firmware.sh build  TARGET [--config small|large] [--out FILE] [-- CARGO_ARGS...]
 #   scripts/firmware.sh run    TARGET [--config small|large] [--elf FILE] [--timeout SECONDS]
 #   scripts/firmware.sh size   TARGET [--config small|large] [--elf FILE]
+#   scripts/firmware.sh cost   TARGET [--config small|large]  (instructions per certified step)
 #   scripts/firmware.sh route         (which toolchain route would be used)
 #
 # --board stm32f411 (with TARGET m4f) builds for an STM32F411CE "Black Pill"
 # instead of QEMU: memory layout memory/stm32f411.x, defmt over RTT; `run`
 # then flashes and runs it with `probe-rs run --chip STM32F411CEUx`.
 #
-# TARGET: m3  = thumbv7m-none-eabi,    QEMU -machine lm3s6965evb (default config small)
-#         m4f = thumbv7em-none-eabihf, QEMU -machine mps2-an386  (default config large)
+# TARGET: m0  = thumbv6m-none-eabi,        QEMU -machine microbit    (16 KiB RAM; small only)
+#         m3  = thumbv7m-none-eabi,        QEMU -machine lm3s6965evb (default config small)
+#         m4f = thumbv7em-none-eabihf,     QEMU -machine mps2-an386  (default config large)
+#         m33 = thumbv8m.main-none-eabihf, QEMU -machine mps2-an505  (default config large)
 #
 # Build-time settings are read from the environment by the firmware:
 # OVERLIN_SEED, OVERLIN_LOG_EVERY (default 10), OVERLIN_CONSTANT_STEP,
@@ -33,7 +36,8 @@ fw="$here/firmware"
 install_hint() {
   cat >&2 <<'EOF'
 To build and run the firmware, install either
-  - rustup's target:  rustup target add thumbv7m-none-eabi thumbv7em-none-eabihf
+  - rustup's targets: rustup target add thumbv6m-none-eabi thumbv7m-none-eabi
+                                          thumbv7em-none-eabihf thumbv8m.main-none-eabihf
   - or Debian's toolchain and tools:
       apt-get install -y rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm
 and, to decode the logs:
@@ -48,7 +52,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,10p' "$0" >&2
+  sed -n '2,18p' "$0" >&2
   exit 2
 }
 
@@ -58,9 +62,11 @@ shift
 
 triple_of() {
   case $1 in
+    m0 | thumbv6m-none-eabi) echo thumbv6m-none-eabi ;;
     m3 | thumbv7m-none-eabi) echo thumbv7m-none-eabi ;;
     m4f | thumbv7em-none-eabihf) echo thumbv7em-none-eabihf ;;
-    *) die "unknown target '$1' (m3 or m4f)" ;;
+    m33 | thumbv8m.main-none-eabihf) echo thumbv8m.main-none-eabihf ;;
+    *) die "unknown target '$1' (m0, m3, m4f or m33)" ;;
   esac
 }
 
@@ -92,7 +98,7 @@ route() {
 }
 
 if [ "$cmd" = route ]; then
-  for t in thumbv7m-none-eabi thumbv7em-none-eabihf; do
+  for t in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
     r=$(route "$t") || exit 127
     echo "$t: $r"
   done
@@ -121,7 +127,7 @@ while [ $# -gt 0 ]; do
 done
 if [ -z "$config" ]; then
   case $triple in
-    thumbv7m-none-eabi) config=small ;;
+    thumbv6m-none-eabi | thumbv7m-none-eabi) config=small ;;
     *) config=large ;;
   esac
 fi
@@ -131,10 +137,27 @@ case $config in
   large) features=(--features large) ;;
   *) die "unknown config '$config' (small or large)" ;;
 esac
+# `cost` builds with the step counter and runs QEMU in instruction-counting
+# mode: every instruction advances the virtual clock by 1 ns (shift 0).
+qemu_extra=()
+if [ "$cmd" = cost ]; then
+  [ -z "$board" ] || die "cost counts instructions under QEMU; it takes no --board"
+  [ -z "$elf" ] || die "cost builds its own ELF (feature step-cost); it takes no --elf"
+  features+=(--features step-cost)
+  qemu_extra=(-icount shift=0)
+fi
 case $triple in
+  thumbv6m-none-eabi) machine=microbit cpu=cortex-m0 ;;
   thumbv7m-none-eabi) machine=lm3s6965evb cpu=cortex-m3 ;;
   thumbv7em-none-eabihf) machine=mps2-an386 cpu=cortex-m4 ;;
+  thumbv8m.main-none-eabihf) machine=mps2-an505 cpu=cortex-m33 ;;
 esac
+# The large configuration's trainer alone (26 KiB of .bss) is larger than
+# the micro:bit's 16 KiB of RAM: say so before building instead of failing
+# at the link.
+if [ "$triple" = thumbv6m-none-eabi ] && [ "$config" = large ]; then
+  die "the large configuration does not fit the micro:bit's 16 KiB of RAM: use --config small on m0"
+fi
 case $board in
   "") ;;
   stm32f411)
@@ -164,7 +187,7 @@ build() {
       ;;
     debian)
       local var
-      var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER"
+      var="CARGO_TARGET_$(echo "$triple" | tr 'a-z.-' 'A-Z__')_LINKER"
       env "$var=arm-none-eabi-ld" RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
         /usr/bin/cargo build --release -Zbuild-std=core --target "$triple" \
         "${features[@]}" "${cargo_extra[@]}"
@@ -181,7 +204,7 @@ case $cmd in
   build)
     build
     ;;
-  run)
+  run | cost)
     [ -n "$elf" ] || { build >&2; elf=$default_elf; }
     [ -f "$elf" ] || die "no ELF at $elf"
     if [ -n "$board" ]; then
@@ -200,7 +223,7 @@ case $cmd in
     done
     set +e
     timeout --kill-after=5 "$timeout_s" qemu-system-arm -cpu "$cpu" -machine "$machine" -nographic \
-      -semihosting-config enable=on,target=native -kernel "$elf" \
+      "${qemu_extra[@]}" -semihosting-config enable=on,target=native -kernel "$elf" \
       | defmt-print -e "$elf"
     status=("${PIPESTATUS[@]}")
     set -e

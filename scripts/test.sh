@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of overlin: formatting, clippy (warnings are errors), the
-# no_std core cross-built for Cortex-M3 and Cortex-M4F with no allocator,
+# no_std core cross-built for Cortex-M0, M3, M4F and M33 with no allocator,
 # and `cargo test` for the whole workspace, which includes the firmware run
 # under QEMU and compared bit for bit with the host.
 #
@@ -40,7 +40,7 @@ step "cargo clippy (workspace, all targets, warnings denied)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "no_std core for Cortex-M (no allocator)"
-for triple in thumbv7m-none-eabi thumbv7em-none-eabihf; do
+for triple in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
   route=$(scripts/firmware.sh route | sed -n "s/^$triple: //p")
   case $route in
     rustup)

@@ -13,9 +13,10 @@
 #![no_std]
 #![no_main]
 
-use core::cell::UnsafeCell;
+use core::cell::{Cell, UnsafeCell};
 use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicBool, Ordering};
+
+use critical_section::Mutex;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use overlin_core::embedded::{self, FirmwareConfig, FixedTrainer, RunKind};
@@ -58,10 +59,30 @@ struct Slot(UnsafeCell<MaybeUninit<Run>>);
 // SAFETY: single core, no interrupt touches the slot; `main` takes it once.
 unsafe impl Sync for Slot {}
 static TRAINER: Slot = Slot(UnsafeCell::new(MaybeUninit::uninit()));
-static TRAINER_TAKEN: AtomicBool = AtomicBool::new(false);
+static TRAINER_TAKEN: Flag = Flag::new();
+
+/// A flag that is set once and reports whether it was already set.
+///
+/// The Cortex-M0 (ARMv6-M) has no atomic read-modify-write instructions, so
+/// `AtomicBool::swap` does not exist there; a critical section
+/// (`critical-section` with `cortex-m`'s single-core implementation: the
+/// interrupts are masked while the flag is tested and set) gives the same
+/// guarantee on every core this firmware builds for.
+struct Flag(Mutex<Cell<bool>>);
+
+impl Flag {
+    const fn new() -> Self {
+        Flag(Mutex::new(Cell::new(false)))
+    }
+
+    /// Sets the flag; `true` when it was set before.
+    fn test_and_set(&self) -> bool {
+        critical_section::with(|cs| self.0.borrow(cs).replace(true))
+    }
+}
 
 fn take_trainer_slot() -> Option<&'static mut MaybeUninit<Run>> {
-    if TRAINER_TAKEN.swap(true, Ordering::AcqRel) {
+    if TRAINER_TAKEN.test_and_set() {
         return None;
     }
     // SAFETY: the flag above hands out this reference at most once.
@@ -212,6 +233,8 @@ fn run() -> i32 {
             code = exit_code::RUN_FAILED;
         }
     }
+    #[cfg(feature = "step-cost")]
+    cost::report(slot, &config);
     code
 }
 
@@ -221,6 +244,117 @@ fn fault_hook() {
         Some("panic") => panic!("OVERLIN_FAULT=panic requested"),
         Some("hardfault") => cortex_m::asm::udf(),
         _ => {}
+    }
+}
+
+/// Instructions per certified step (feature `step-cost`), counted by QEMU
+/// run with `-icount shift=0` (`scripts/firmware.sh cost`): there every
+/// guest instruction advances the virtual clock by 1 ns, and SysTick,
+/// clocked by the core clock, counts that virtual clock. A loop of a known
+/// number of instructions converts ticks into instructions, so the
+/// machine's clock frequency need not be known. QEMU does not model
+/// cycles (pipeline, wait states, the M0's multi-cycle loads and
+/// branches): these are instruction counts, not cycle counts. Without
+/// `-icount` SysTick follows the host's clock and the numbers mean nothing.
+#[cfg(feature = "step-cost")]
+mod cost {
+    use core::sync::atomic::{compiler_fence, Ordering};
+
+    use cortex_m::peripheral::{syst::SystClkSource, SYST};
+    use overlin_core::embedded::{self, FirmwareConfig, RunKind};
+
+    use super::Run;
+
+    /// SysTick counts down through 24 bits.
+    const RELOAD: u32 = 0x00FF_FFFF;
+    /// Iterations of the calibration loop's short and long runs; the
+    /// difference, `2 · (LONG − SHORT)` instructions (`subs`, `bne`), cancels
+    /// the fixed cost of reading the clock.
+    const SHORT: u32 = 1 << 20;
+    const LONG: u32 = 1 << 21;
+    const CALIBRATION_INSNS: u64 = 2 * (LONG - SHORT) as u64;
+
+    fn now() -> u32 {
+        compiler_fence(Ordering::SeqCst);
+        let t = SYST::get_current();
+        compiler_fence(Ordering::SeqCst);
+        t
+    }
+
+    /// Ticks since `start` (the counter counts down and wraps at 24 bits;
+    /// every interval measured here is far shorter than one wrap).
+    fn since(start: u32) -> u32 {
+        start.wrapping_sub(now()) & RELOAD
+    }
+
+    /// Ticks of `n` iterations of a two-instruction loop.
+    fn spin(n: u32) -> u32 {
+        let t0 = now();
+        // SAFETY: only r0 and the flags are changed, both declared.
+        unsafe {
+            core::arch::asm!("2:", "subs r0, #1", "bne 2b", inout("r0") n => _, options(nomem, nostack));
+        }
+        since(t0)
+    }
+
+    pub fn report(slot: &mut core::mem::MaybeUninit<Run>, config: &FirmwareConfig) {
+        let Some(peripherals) = cortex_m::Peripherals::take() else {
+            defmt::error!("COST: core peripherals already taken");
+            return;
+        };
+        let mut syst = peripherals.SYST;
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(RELOAD);
+        syst.clear_current();
+        syst.enable_counter();
+        let short = spin(SHORT);
+        let long = spin(LONG);
+        let ticks = long.saturating_sub(short);
+        defmt::println!(
+            "CAL {=u32} ticks for {=u64} instructions",
+            ticks,
+            CALIBRATION_INSNS
+        );
+        if ticks == 0 {
+            defmt::error!("COST: SysTick does not count on this machine");
+            return;
+        }
+        let insns = |t: u32| u64::from(t) * CALIBRATION_INSNS / u64::from(ticks);
+        for kind in RunKind::ALL {
+            let trainer: &mut Run = match embedded::firmware_trainer_in(slot, config, kind) {
+                Ok(t) => t,
+                Err(e) => {
+                    defmt::error!("COST {=str}: problem rejected: {}", kind.name(), e);
+                    return;
+                }
+            };
+            let (mut steps, mut total, mut min, mut max) = (0u32, 0u64, u64::MAX, 0u64);
+            loop {
+                let t0 = now();
+                let record = trainer.step();
+                let dt = since(t0);
+                if record.is_none() {
+                    break;
+                }
+                let n = insns(dt);
+                steps += 1;
+                total += n;
+                min = min.min(n);
+                max = max.max(n);
+            }
+            if steps == 0 {
+                defmt::error!("COST {=str}: no step taken", kind.name());
+                continue;
+            }
+            defmt::println!(
+                "COST {=str} steps={=u32} mean={=u64} min={=u64} max={=u64} (instructions per certified step)",
+                kind.name(),
+                steps,
+                total / u64::from(steps),
+                min,
+                max
+            );
+        }
     }
 }
 
@@ -283,7 +417,9 @@ mod memory {
     }
 }
 
-static IN_FAULT: AtomicBool = AtomicBool::new(false);
+/// Set by the first fault handler, so that a fault inside a fault report
+/// (e.g. a panic while logging a panic) exits instead of recursing.
+static IN_FAULT: Flag = Flag::new();
 
 /// Ends the program with `code` through semihosting (QEMU, or probe-rs on a
 /// board). On a board running without a debugger there is nobody to take
@@ -301,7 +437,7 @@ fn finish(code: i32) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    if !IN_FAULT.swap(true, Ordering::AcqRel) {
+    if !IN_FAULT.test_and_set() {
         defmt::error!("panic: {}", defmt::Display2Format(info));
         defmt::println!("RESULT fail exit={=i32}", exit_code::PANIC);
     }
@@ -310,7 +446,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    if !IN_FAULT.swap(true, Ordering::AcqRel) {
+    if !IN_FAULT.test_and_set() {
         defmt::error!(
             "HardFault: pc={=u32:#x} lr={=u32:#x} xpsr={=u32:#x}",
             frame.pc(),
@@ -324,7 +460,7 @@ unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
 
 #[exception]
 unsafe fn DefaultHandler(irqn: i16) {
-    if !IN_FAULT.swap(true, Ordering::AcqRel) {
+    if !IN_FAULT.test_and_set() {
         defmt::error!("unexpected exception or interrupt {=i16}", irqn);
         defmt::println!("RESULT fail exit={=i32}", exit_code::FAULT);
     }

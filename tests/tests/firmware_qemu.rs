@@ -64,18 +64,28 @@ fn script() -> PathBuf {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
+    /// Cortex-M0, `thumbv6m-none-eabi` (no FPU, no atomic read-modify-write),
+    /// QEMU `-machine microbit` (16 KiB RAM).
+    M0,
     M3,
     M4F,
+    /// Cortex-M33 with FPU, `thumbv8m.main-none-eabihf`, QEMU `-machine mps2-an505`.
+    M33,
 }
 
 impl Target {
     fn arg(self) -> &'static str {
         match self {
+            Target::M0 => "m0",
             Target::M3 => "m3",
             Target::M4F => "m4f",
+            Target::M33 => "m33",
         }
     }
 }
+
+/// RAM of the micro:bit (nRF51822): static data and stack must fit in it.
+const MICROBIT_RAM: u64 = 16 * 1024;
 
 /// One firmware build: target, experiment size and build-time settings.
 struct Variant<'a> {
@@ -374,8 +384,9 @@ fn check_matches_host(v: &Variant) -> Run {
 }
 
 /// The memory the firmware reports (`MEM` line: linker symbols and stack
-/// paint) agrees with `arm-none-eabi-size`, and the M3 leaves a quarter of
-/// its RAM and flash free.
+/// paint) agrees with `arm-none-eabi-size`, the M3 leaves a quarter of its
+/// RAM and flash free, and on the M0 static RAM plus the peak stack fit the
+/// micro:bit's 16 KiB.
 fn check_memory(v: &Variant, elf: &Path, r: &Run) {
     let mem = fields(&r.text, "MEM ");
     let out = Command::new("bash")
@@ -432,6 +443,22 @@ fn check_memory(v: &Variant, elf: &Path, r: &Run) {
             mem["stack_peak"]
         );
     }
+    if v.target == Target::M0 {
+        assert!(
+            mem["static_ram"] + mem["stack_peak"] < MICROBIT_RAM,
+            "M0: static RAM {} + peak stack {} must be under {MICROBIT_RAM} B",
+            mem["static_ram"],
+            mem["stack_peak"]
+        );
+        // The linker script gives the stack whatever static RAM leaves of
+        // the 16 KiB; a different split would mean the image was linked for
+        // another memory.
+        assert_eq!(
+            mem["static_ram"] + mem["stack_size"],
+            MICROBIT_RAM,
+            "M0: static RAM + stack region"
+        );
+    }
 }
 
 #[test]
@@ -478,6 +505,43 @@ fn m4f_small_every_step_matches_host_bit_for_bit() {
     });
 }
 
+/// The Cortex-M0 has no FPU: every `f32` and `f64` operation is
+/// `compiler-builtins`' ARMv6-M software floating point, which rounds
+/// correctly like the M3's. The whole run (static trainer and records, the
+/// stack, defmt's state) fits the micro:bit's 16 KiB of RAM, checked from
+/// the measured peak stack in [`check_memory`].
+#[test]
+fn m0_small_every_step_matches_host_bit_for_bit() {
+    check_matches_host(&Variant {
+        name: "m0-small-k1",
+        target: Target::M0,
+        config: "small",
+        settings: &[("OVERLIN_LOG_EVERY", "1")],
+    });
+}
+
+/// The Cortex-M33's single-precision FPU (ARMv8-M Mainline, hard-float
+/// ABI) rounds like the M4F's.
+#[test]
+fn m33_small_every_step_matches_host_bit_for_bit() {
+    check_matches_host(&Variant {
+        name: "m33-small-k1",
+        target: Target::M33,
+        config: "small",
+        settings: &[("OVERLIN_LOG_EVERY", "1")],
+    });
+}
+
+#[test]
+fn m33_large_every_step_matches_host_bit_for_bit() {
+    check_matches_host(&Variant {
+        name: "m33-large-k1",
+        target: Target::M33,
+        config: "large",
+        settings: &[("OVERLIN_LOG_EVERY", "1")],
+    });
+}
+
 /// The default build logs every 10th step and the last one, and those
 /// records are the host's.
 #[test]
@@ -508,10 +572,20 @@ fn m3_default_build_logs_every_tenth_step_and_the_last() {
 /// run still converges, and the host agrees record for record.
 #[test]
 fn invalid_constant_step_fails_through_defmt_not_a_hang() {
-    for (name, step) in [("m3-step-nan", "NaN"), ("m3-step-zero", "0")] {
+    check_invalid_constant_step(Target::M3, &[("m3-step-nan", "NaN"), ("m3-step-zero", "0")]);
+}
+
+/// The same on the Cortex-M0.
+#[test]
+fn m0_invalid_constant_step_fails_through_defmt_not_a_hang() {
+    check_invalid_constant_step(Target::M0, &[("m0-step-nan", "NaN")]);
+}
+
+fn check_invalid_constant_step(target: Target, cases: &[(&str, &str)]) {
+    for &(name, step) in cases {
         let v = Variant {
             name,
-            target: Target::M3,
+            target,
             config: "small",
             settings: &[("OVERLIN_CONSTANT_STEP", step)],
         };
@@ -540,9 +614,19 @@ fn invalid_constant_step_fails_through_defmt_not_a_hang() {
 /// A setting that does not parse is a configuration error (exit 2).
 #[test]
 fn unparsable_setting_is_a_configuration_error() {
+    check_unparsable_setting(Target::M3, "m3-step-garbage");
+}
+
+/// The same on the Cortex-M0.
+#[test]
+fn m0_unparsable_setting_is_a_configuration_error() {
+    check_unparsable_setting(Target::M0, "m0-step-garbage");
+}
+
+fn check_unparsable_setting(target: Target, name: &str) {
     let v = Variant {
-        name: "m3-step-garbage",
-        target: Target::M3,
+        name,
+        target,
         config: "small",
         settings: &[("OVERLIN_CONSTANT_STEP", "fast")],
     };
@@ -566,18 +650,27 @@ fn unparsable_setting_is_a_configuration_error() {
 /// a failing exit code instead of hanging.
 #[test]
 fn panic_and_hardfault_report_and_exit_with_failure() {
-    for (name, fault, code, needle) in [
-        (
-            "m3-panic",
-            "panic",
-            3,
-            "ERROR panic: panicked at src/main.rs",
-        ),
-        ("m3-hardfault", "hardfault", 4, "ERROR HardFault: pc="),
+    check_faults(Target::M3);
+}
+
+/// The same on the Cortex-M0, where the undefined instruction escalates to
+/// a HardFault directly (ARMv6-M has no UsageFault) and the fault flag is
+/// set in a critical section (no atomic swap).
+#[test]
+fn m0_panic_and_hardfault_report_and_exit_with_failure() {
+    check_faults(Target::M0);
+}
+
+fn check_faults(target: Target) {
+    let t = target.arg();
+    for (fault, code, needle) in [
+        ("panic", 3, "ERROR panic: panicked at src/main.rs"),
+        ("hardfault", 4, "ERROR HardFault: pc="),
     ] {
+        let name = format!("{t}-{fault}");
         let v = Variant {
-            name,
-            target: Target::M3,
+            name: &name,
+            target,
             config: "small",
             settings: &[("OVERLIN_FAULT", fault)],
         };
