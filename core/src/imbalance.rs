@@ -5,6 +5,7 @@ use nalgebra::{DefaultAllocator, Dim, DimAdd, DimSum, OMatrix, OVector, U1};
 
 use crate::dims::NetAllocator;
 use crate::kernels;
+use crate::linalg::SelectedEigen;
 use crate::net::TwoLayer;
 use crate::scalar::{pos, sqrt, Real};
 
@@ -29,6 +30,8 @@ where
     f: OMatrix<T, H, DimSum<N, M>>,
     s: OMatrix<T, DimSum<N, M>, DimSum<N, M>>,
     eig: OVector<T, DimSum<N, M>>,
+    /// `eig` holds every eigenvalue (`n + m ≤ JACOBI_MAX`).
+    all: bool,
     n: usize,
     m: usize,
 }
@@ -44,6 +47,7 @@ where
             f: OMatrix::zeros_generic(h, p),
             s: OMatrix::zeros_generic(p, p),
             eig: OMatrix::zeros_generic(p, U1),
+            all: false,
             n: n.value(),
             m: m.value(),
         }
@@ -53,8 +57,14 @@ where
     /// With `h ≥ n+m` they are the eigenvalues of `D` other than its
     /// `h − n − m` structural zeros; with smaller `h` the list carries
     /// `n + m − h` extra zeros, which change none of the summaries.
+    /// Above [`crate::linalg::JACOBI_MAX`] only the summaries are computed
+    /// (by bisection) and the list is empty.
     pub fn eigenvalues(&self) -> &[T] {
-        self.eig.as_slice()
+        if self.all {
+            self.eig.as_slice()
+        } else {
+            &[]
+        }
     }
 }
 
@@ -89,38 +99,75 @@ where
     }
     kernels::householder_qr(ws.f.as_mut_slice(), h, p, None);
     // R is the leading min(h, p) rows of the factored F (zero below).
-    let f = ws.f.as_slice();
-    let r_at = |i: usize, j: usize| -> T {
-        if i < h && i <= j {
-            f.get(i + j * h).copied().unwrap_or_else(T::zero)
-        } else {
-            T::zero()
-        }
-    };
-    // S = R J Rᵀ: S_ij = Σ_k R_ik J_k R_jk, with R_ik = 0 for k < i.
-    for (j, col) in ws.s.as_mut_slice().chunks_exact_mut(p.max(1)).enumerate() {
-        for (i, sij) in col.iter_mut().enumerate() {
-            let mut s = T::zero();
-            for k in i.max(j)..p {
-                let term = r_at(i, k) * r_at(j, k);
-                if k < n {
-                    s += term;
-                } else {
-                    s -= term;
+    rjr(ws.s.as_mut_slice(), ws.f.as_slice(), h, p, n);
+    let eig = SelectedEigen::new(ws.s.as_mut_slice(), p, ws.eig.as_mut_slice());
+    ws.all = matches!(eig, SelectedEigen::All(_));
+    summarize_with(p, |i| eig.largest(i), ws.n, ws.m)
+}
+
+/// `S = R J Rᵀ` (`p×p`, both triangles), `R` the leading rows of the
+/// factored `F` (`h×p`, upper triangular), `J = diag(I_n, −I_m)`:
+/// `S_ij = Σ_{k ≥ max(i,j)} J_k R_ik R_jk`, the terms added onto 0 for `k`
+/// ascending. Four columns of `S` at a time, so that each column of `R` is
+/// read once per four columns of `S` instead of once per column.
+fn rjr<T: Real>(s: &mut [T], f: &[T], h: usize, p: usize, n: usize) {
+    if p == 0 || h == 0 {
+        return;
+    }
+    s.fill(T::zero());
+    // Column k of R: rows 0..=min(k, h-1) of column k of F.
+    let r_col = |k: usize| f.get(k * h..k * h + (k + 1).min(h)).unwrap_or(&[]);
+    let mut j0 = 0;
+    while j0 < p {
+        let jb = (p - j0).min(4);
+        for k in j0..p {
+            let rk = r_col(k);
+            let neg = k >= n;
+            for j in j0..j0 + jb {
+                if j > k {
+                    break;
+                }
+                // Only rows i ≤ j (the upper triangle), and R_ik = 0 for i > k.
+                let Some(&rjk) = rk.get(j) else {
+                    continue;
+                };
+                let c = if neg { -rjk } else { rjk };
+                if let Some(col) = s.get_mut(j * p..j * p + j + 1) {
+                    kernels::axpy(col, c, rk.get(..j + 1).unwrap_or(&[]));
                 }
             }
-            *sij = s;
+        }
+        j0 += jb;
+    }
+    // Mirror the upper triangle (the sums are symmetric term by term).
+    for j in 0..p {
+        for i in 0..j {
+            let v = s.get(i + j * p).copied().unwrap_or_else(T::zero);
+            if let Some(x) = s.get_mut(j + i * p) {
+                *x = v;
+            }
         }
     }
-    kernels::sym_eigen(ws.s.as_mut_slice(), p, ws.eig.as_mut_slice(), None);
-    summarize(ws.eig.as_slice(), ws.n, ws.m)
 }
 
 /// Summaries of a descending list of `D`'s eigenvalues (missing entries are
 /// the structural zeros of the full h×h matrix).
 pub fn summarize<T: Real>(eig: &[T], n: usize, m: usize) -> ImbalanceSummary<T> {
-    let at = |i: usize| eig.get(i).copied().unwrap_or_else(T::zero);
-    let len = eig.len();
+    summarize_with(
+        eig.len(),
+        |i| eig.get(i).copied().unwrap_or_else(T::zero),
+        n,
+        m,
+    )
+}
+
+/// [`summarize`] of `len` eigenvalues given by `at(i)`, the `i`-th largest.
+fn summarize_with<T: Real>(
+    len: usize,
+    at: impl Fn(usize) -> T,
+    n: usize,
+    m: usize,
+) -> ImbalanceSummary<T> {
     // λ_n(D): n-th largest; λ_m(−D) = −(m-th smallest of D).
     let lambda_n = if n == 0 { T::zero() } else { at(n - 1) };
     let neg_lambda_m = if m == 0 || m > len {
@@ -128,9 +175,10 @@ pub fn summarize<T: Real>(eig: &[T], n: usize, m: usize) -> ImbalanceSummary<T> 
     } else {
         -at(len - m)
     };
+    let last = if len == 0 { T::zero() } else { at(len - 1) };
     ImbalanceSummary {
         lambda_max: pos(at(0)),
-        neg_lambda_max: pos(-eig.last().copied().unwrap_or_else(T::zero)),
+        neg_lambda_max: pos(-last),
         alpha_imb: pos(lambda_n) + pos(neg_lambda_m),
     }
 }

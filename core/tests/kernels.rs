@@ -3,7 +3,7 @@
 //! trainer carries between steps (gd.rs, `GramState`) against Grams formed
 //! afresh from the iterate, over many steps.
 
-#![allow(clippy::indexing_slicing)] // test helpers index freely
+#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)] // test helpers index and unwrap freely
 
 use overlin_core::kernels;
 use overlin_core::nalgebra::{DMatrix, Dyn, SymmetricEigen};
@@ -473,4 +473,158 @@ fn gram_nt_same_bits_as_product() {
                 .all(|(x, y)| x.to_bits() == y.to_bits()));
         }
     }
+}
+
+/// Every eigenvalue of `a` by bisection ([`kernels::sym_spectrum`]) against
+/// nalgebra's dense decomposition, and the counts between them.
+fn check_spectrum(a: &DMatrix<f64>) -> Result<(), TestCaseError> {
+    let p = a.nrows();
+    let mut dense: Vec<f64> = SymmetricEigen::new(a.clone())
+        .eigenvalues
+        .iter()
+        .cloned()
+        .collect();
+    dense.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    let scale = dense.iter().fold(0.0f64, |m, &x| m.max(x.abs())) + f64::MIN_POSITIVE;
+    let tol = 16.0 * (p as f64) * f64::EPSILON * scale;
+    let mut buf = a.as_slice().to_vec();
+    let mut work = vec![0.0; p];
+    let s = kernels::sym_spectrum(&mut buf, p, &mut work).unwrap();
+    prop_assert_eq!(s.size(), p);
+    for (k, &l) in dense.iter().enumerate() {
+        let got = s.smallest(k);
+        prop_assert!((got - l).abs() <= tol, "p={p} k={k}: {got} vs {l}");
+        prop_assert_eq!(s.largest(p - 1 - k).to_bits(), got.to_bits());
+    }
+    // Counts at points well between eigenvalues are exact.
+    for w in dense.windows(2) {
+        if w[1] - w[0] > 4.0 * tol {
+            let mid = 0.5 * (w[0] + w[1]);
+            let below = dense.iter().filter(|&&l| l < mid).count();
+            prop_assert_eq!(s.count_below(mid), below, "p={} at {}", p, mid);
+        }
+    }
+    // (Counts resolve down to the pivot safeguard, about 1e-308.)
+    let off = 4.0 * tol + scale * 1e-3 + 1e-300;
+    prop_assert_eq!(s.count_below(dense[p - 1] + off), p);
+    prop_assert_eq!(s.count_below(dense[0] - off), 0);
+    prop_assert_eq!(s.smallest(p), 0.0);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, ..ProptestConfig::default() })]
+
+    /// Random Grams (rank-deficient when h < p) and indefinite matrices at
+    /// sizes around the Jacobi limit, entries from 1e-150 to 1e150.
+    #[test]
+    fn spectrum_matches_dense(p in 1usize..90, h in 1usize..100, seed in any::<u64>(), log_s in -150.0f64..150.0, psd in any::<bool>()) {
+        let mut rng = Rng::new(seed);
+        let s = 10f64.powf(log_s);
+        let a = if psd {
+            let mut w = DMatrix::<f64>::zeros(p, h);
+            rng.fill_gaussian(&mut w, s);
+            &w * w.transpose()
+        } else {
+            let mut b = DMatrix::<f64>::zeros(p, p);
+            rng.fill_gaussian(&mut b, s);
+            &b + b.transpose()
+        };
+        check_spectrum(&a)?;
+    }
+}
+
+/// Multiple eigenvalues, a zero matrix, a diagonal one and a large one.
+#[test]
+fn spectrum_of_structured_matrices() {
+    let run = |a: DMatrix<f64>| check_spectrum(&a).unwrap();
+    run(DMatrix::identity(70, 70) * 3.0);
+    run(DMatrix::zeros(5, 5));
+    run(DMatrix::from_diagonal(
+        &overlin_core::nalgebra::DVector::from_fn(97, |i, _| (i as f64 - 40.0) * 0.5),
+    ));
+    let mut rng = Rng::new(7);
+    let mut w = DMatrix::<f64>::zeros(200, 150);
+    rng.fill_gaussian(&mut w, 1.0);
+    run(&w * w.transpose());
+    // Same bits at every instruction-set level.
+    let level = kernels::simd::level();
+    let a = &w * w.transpose();
+    let at = |cap: u8| {
+        kernels::simd::cap_level(cap);
+        let mut buf = a.as_slice().to_vec();
+        let mut work = vec![0.0; 200];
+        let s = kernels::sym_spectrum(&mut buf, 200, &mut work).unwrap();
+        (0..200)
+            .map(|k| s.smallest(k).to_bits())
+            .collect::<Vec<_>>()
+    };
+    let portable = at(kernels::simd::BASELINE);
+    for cap in [kernels::simd::AVX2, kernels::simd::AVX512] {
+        assert_eq!(at(cap), portable, "level {cap}");
+    }
+    kernels::simd::cap_level(level);
+}
+
+/// Above `JACOBI_MAX` the set-up constants come from bisection: the data
+/// spectrum of a squared loss (`μ`, `K`, rank check), `‖W*‖₂` and the
+/// imbalance summaries agree with dense decompositions, and a rank-deficient
+/// `X` is still refused.
+#[test]
+fn large_setup_constants_match_dense() {
+    use overlin_core::linalg::JACOBI_MAX;
+    let (samples, n, m, h) = (150, 80, 70, 160);
+    assert!(n > JACOBI_MAX && n + m > JACOBI_MAX);
+    let mut rng = Rng::new(11);
+    let mut x = DMatrix::<f64>::zeros(samples, n);
+    rng.fill_gaussian(&mut x, 1.0);
+    let mut y = DMatrix::<f64>::zeros(samples, m);
+    rng.fill_gaussian(&mut y, 1.0);
+    let loss = SquaredLoss::new(x.clone(), y.clone()).unwrap();
+    let c = *loss.constants();
+    let (lmin, lmax) = dense_extremes(&(x.transpose() * &x));
+    let rel = |a: f64, b: f64| (a - b).abs() / b.abs();
+    assert!(
+        rel(c.mu * samples as f64, lmin) < 1e-10,
+        "{} vs {lmin}",
+        c.mu
+    );
+    assert!(rel(c.k * samples as f64, lmax) < 1e-12);
+    let ws = loss.minimizer().clone();
+    let svd = ws.clone().svd(false, false).singular_values;
+    assert!(rel(c.w_star.spectral, svd.max()) < 1e-12);
+    assert!(rel(c.w_star.sigma_min, svd.min()) < 1e-8);
+    assert_eq!(c.w_star.rank, m);
+    // A repeated column: rank n − 1, refused with the rank named.
+    let mut xd = x.clone();
+    let c0 = xd.column(0).clone_owned();
+    xd.set_column(1, &c0);
+    match SquaredLoss::new(xd, y) {
+        Err(ProblemError::RankDeficient { rank, needed, .. }) => {
+            assert_eq!((rank, needed), (n - 1, n));
+        }
+        other => panic!("expected rank deficiency, got {other:?}"),
+    }
+    // Imbalance summaries (n + m = 150 > JACOBI_MAX) against the dense h×h D.
+    let mut w1 = DMatrix::<f64>::zeros(n, h);
+    rng.fill_gaussian(&mut w1, 0.3);
+    let mut w2 = DMatrix::<f64>::zeros(h, m);
+    rng.fill_gaussian(&mut w2, 0.5);
+    let net = TwoLayer::new(w1.clone(), w2.clone()).unwrap();
+    let mut iws = ImbalanceWorkspace::new(Dyn(n), Dyn(h), Dyn(m));
+    let s = imbalance_spectrum(&net, &mut iws);
+    assert!(iws.eigenvalues().is_empty());
+    let d = w1.transpose() * &w1 - &w2 * w2.transpose();
+    let mut e: Vec<f64> = SymmetricEigen::new(d).eigenvalues.iter().cloned().collect();
+    e.sort_by(|a, b| b.partial_cmp(a).unwrap());
+    let dense = overlin_core::imbalance::summarize(&e, n, m);
+    let scale = e[0].abs().max(e[h - 1].abs());
+    for (got, want) in [
+        (s.lambda_max, dense.lambda_max),
+        (s.neg_lambda_max, dense.neg_lambda_max),
+        (s.alpha_imb, dense.alpha_imb),
+    ] {
+        assert!((got - want).abs() <= 1e-11 * scale, "{got} vs {want}");
+    }
+    assert!(s.alpha_imb > 0.0 || dense.alpha_imb <= 1e-11 * scale);
 }

@@ -39,6 +39,7 @@ mod factor;
 mod gemm;
 mod laguerre;
 pub mod simd;
+mod spectrum;
 mod tridiagonal;
 
 pub use blas1::{axpy, axpy_moved, compensated_sum, dot, sum_sq, sum_sq_diff};
@@ -46,6 +47,7 @@ use blas1::{axpy_inlined, dot_inlined};
 pub use extremes::{sym_extremes, sym_extremes3, sym_extremes_from, StartHints};
 pub use factor::{back_substitute, householder_qr, orthonormalize_columns, sym_eigen};
 pub use gemm::{gram_nt, mm_nn, mm_nt, mm_tn};
+pub use spectrum::{sym_spectrum, SymSpectrum};
 
 #[inline]
 pub(super) fn rd<T: Real>(a: &[T], i: usize) -> T {

@@ -8,7 +8,7 @@ use crate::scalar::{abs, max, sqrt, Real};
 
 /// Bounds of the spectrum of a tridiagonal matrix and the tolerances of
 /// the iteration on it.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Tridiagonal<T> {
     /// Gershgorin interval.
     pub(super) lo: T,

@@ -6,7 +6,7 @@ use nalgebra::{DefaultAllocator, Dim, OMatrix, OVector, U1};
 use super::{clamp_gap, expm1, minimize_gd, Evaluation, Loss, LossConstants, LossKind};
 use crate::error::ProblemError;
 use crate::kernels;
-use crate::linalg::{gram_cols, matrix_norms, sym_eigenvalues};
+use crate::linalg::{gram_cols, matrix_norms, SelectedEigen};
 use crate::net::check_finite;
 use crate::scalar::{abs, exp, ln, ln_1p, max, pos, Real};
 
@@ -137,8 +137,8 @@ where
         let mut gram = OMatrix::<T, N, N>::zeros_generic(nd, nd);
         let mut eig = OVector::<T, N>::zeros_generic(nd, U1);
         gram_cols(&x, &mut gram);
-        sym_eigenvalues(&mut gram, &mut eig);
-        let lmax = pos(eig.as_slice().first().copied().unwrap_or_else(T::zero));
+        let n = gram.nrows();
+        let lmax = pos(SelectedEigen::new(gram.as_mut_slice(), n, eig.as_mut_slice()).largest(0));
         let mu = lambda;
         let k = lmax / T::of_usize(2 * samples) + lambda;
         let zeros_sm = OMatrix::<T, S, M>::zeros_generic(sd, md);

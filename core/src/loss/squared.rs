@@ -6,7 +6,7 @@ use nalgebra::{DefaultAllocator, Dim, OMatrix, OVector};
 use super::{Evaluation, Loss, LossConstants, LossKind};
 use crate::error::ProblemError;
 use crate::kernels;
-use crate::linalg::{gram_cols, matrix_norms, sym_eigenvalues};
+use crate::linalg::{gram_cols, matrix_norms, SelectedEigen};
 use crate::net::check_finite;
 use crate::scalar::{pos, Real};
 
@@ -52,12 +52,12 @@ where
     let mut g = OMatrix::<T, N, N>::zeros_generic(nd, nd);
     let mut e = OVector::<T, N>::zeros_generic(nd, nalgebra::U1);
     gram_cols(x, &mut g);
-    sym_eigenvalues(&mut g, &mut e);
-    let lmax = pos(e.as_slice().first().copied().unwrap_or_else(T::zero));
-    let lmin = pos(e.as_slice().last().copied().unwrap_or_else(T::zero));
+    let eig = SelectedEigen::new(g.as_mut_slice(), n, e.as_mut_slice());
+    let lmax = pos(eig.largest(0));
+    let lmin = pos(eig.smallest(0));
     // Eigenvalues of XᵀX carry an absolute error of about n·ε·λ_max.
     let thresh = T::of(100.0) * T::of_usize(n.max(samples)) * T::EPSILON * lmax;
-    let rank = e.iter().filter(|&&l| l > thresh).count();
+    let rank = eig.count_above(thresh);
     if rank < n || !(lmin > thresh) {
         return Err(ProblemError::RankDeficient {
             what: "X",
