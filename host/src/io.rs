@@ -181,6 +181,13 @@ pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>> {
             )))
         }
     };
+    check_finite(&m, &name)?;
+    Ok(m)
+}
+
+/// Refuses a matrix with a NaN or infinite entry, naming `name` and the
+/// entry's row and column (1-based), as for a file.
+pub fn check_finite(m: &DMatrix<f64>, name: &str) -> Result<()> {
     if let Some(i) = m.as_slice().iter().position(|x| !x.is_finite()) {
         let r = m.nrows().max(1);
         let v = m.as_slice().get(i).copied().unwrap_or(f64::NAN);
@@ -195,7 +202,7 @@ pub fn read_matrix(path: &Path) -> Result<DMatrix<f64>> {
             }
         )));
     }
-    Ok(m)
+    Ok(())
 }
 
 /// A `'shape': (...)` entry of a `.npy` header whose entry count overflows

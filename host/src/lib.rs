@@ -26,12 +26,13 @@ pub mod plot;
 pub mod problem;
 pub mod report;
 pub mod resources;
+pub mod step_certificate;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use problem::{
     certify, run, CertifyResult, Kappa, LossName, Precision, Problem, ProblemSpec, Record,
-    RunObserver, RunResult, RunSpec, StartConstants,
+    RunObserver, RunResult, RunSpec, StartConstants, UserMatrices,
 };
 
 /// Process exit codes of the `overlin` binary (also listed in `--help`).

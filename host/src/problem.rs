@@ -796,6 +796,25 @@ pub struct Typed<T: Real> {
     pub start: DynNet<T>,
 }
 
+impl<T: Real> Typed<T> {
+    /// `(X, Y)` in `f64`, as [`Problem::data`].
+    pub fn data(&self) -> (DMatrix<f64>, DMatrix<f64>) {
+        let f = |m: &DMatrix<T>| m.map(|v| v.to_f64());
+        match &self.loss {
+            AnyLoss::Squared(l) => (f(l.x()), f(l.y())),
+            AnyLoss::LogCosh(l) => (f(l.x()), f(l.y())),
+            AnyLoss::Softmax(l) => (f(l.x()), f(l.y())),
+            AnyLoss::Sensing(l) => {
+                let y = l.measurements();
+                (
+                    f(l.operator()),
+                    DMatrix::from_iterator(y.len(), 1, y.iter().map(|v| v.to_f64())),
+                )
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Inner {
     F32(Typed<f32>),
@@ -995,16 +1014,93 @@ fn user_h(
     size_or(spec.h, Some((w1.ncols(), &a)), 0, "h")
 }
 
+/// User data and start already in memory (what the files of a
+/// [`ProblemSpec`] hold once read), for callers that have arrays rather
+/// than files, such as the Python package. Error messages name them `X`,
+/// `Y`, `W1`, `W2`. Layouts are those of the files: `X` is `N×n` (the
+/// `p×(n·m)` operator for sensing), `Y` is `N×m` (`p×1` measurements for
+/// sensing; class indices `N×1` or one-hot `N×m` for softmax), `W1` is
+/// `n×h`, `W2` is `h×m`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UserMatrices {
+    /// `X`.
+    pub x: Option<DMatrix<f64>>,
+    /// `Y`.
+    pub y: Option<DMatrix<f64>>,
+    /// `W1`.
+    pub w1: Option<DMatrix<f64>>,
+    /// `W2`.
+    pub w2: Option<DMatrix<f64>>,
+}
+
+/// The final weights of a run, in `f64` (exact for an `f32` run).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FinalWeights {
+    /// `W1` (`n×h`).
+    pub w1: DMatrix<f64>,
+    /// `W2` (`h×m`).
+    pub w2: DMatrix<f64>,
+}
+
 impl Problem {
     /// Builds the data, the loss and the start described by `spec`.
     pub fn build(spec: &ProblemSpec) -> Result<Self> {
         spec.validate()?;
         let read = |p: &Option<PathBuf>| p.as_ref().map(|p| crate::io::read_matrix(p)).transpose();
-        let user = match (read(&spec.x)?, read(&spec.y)?) {
+        let user = UserMatrices {
+            x: read(&spec.x)?,
+            y: read(&spec.y)?,
+            w1: read(&spec.w1)?,
+            w2: read(&spec.w2)?,
+        };
+        Self::build_from(spec, user)
+    }
+
+    /// [`Problem::build`] with the user data and start given as matrices
+    /// instead of files (`spec`'s file fields must then be unset). The
+    /// matrices are checked as files are: finite entries, sizes that agree
+    /// with each other and with the sizes in `spec`.
+    pub fn from_matrices(spec: &ProblemSpec, user: UserMatrices) -> Result<Self> {
+        spec.validate()?;
+        if spec.x.is_some() || spec.y.is_some() || spec.w1.is_some() || spec.w2.is_some() {
+            return Err(Error::input(
+                "give the user data and start either as files or as matrices, not both",
+            ));
+        }
+        if user.x.is_some() != user.y.is_some() {
+            return Err(Error::input("user data needs both X and Y (or neither)"));
+        }
+        if user.w1.is_some() != user.w2.is_some() {
+            return Err(Error::input(
+                "a user start needs both W1 and W2 (or neither)",
+            ));
+        }
+        for (m, name) in [
+            (&user.x, "X"),
+            (&user.y, "Y"),
+            (&user.w1, "W1"),
+            (&user.w2, "W2"),
+        ] {
+            if let Some(m) = m {
+                if m.is_empty() {
+                    return Err(Error::input(format!(
+                        "{name} is empty ({} x {}); every size must be at least 1",
+                        m.nrows(),
+                        m.ncols()
+                    )));
+                }
+                crate::io::check_finite(m, name)?;
+            }
+        }
+        Self::build_from(spec, user)
+    }
+
+    fn build_from(spec: &ProblemSpec, user: UserMatrices) -> Result<Self> {
+        let UserMatrices { x, y, w1, w2 } = user;
+        let user = match (x, y) {
             (Some(x), Some(y)) => Some(UserData { x, y }),
             _ => None,
         };
-        let (w1, w2) = (read(&spec.w1)?, read(&spec.w2)?);
         let (samples, n, m) = match &user {
             Some(d) => user_sizes(spec, d)?,
             None => (
@@ -1068,6 +1164,24 @@ impl Problem {
         }
     }
 
+    /// The data `(X, Y)` the loss was built from, in the layout of
+    /// [`UserMatrices`] (softmax targets one-hot), in `f64` (exact for an
+    /// `f32` problem): generated problems hand their data out this way.
+    pub fn data(&self) -> (DMatrix<f64>, DMatrix<f64>) {
+        match &self.inner {
+            Inner::F32(p) => p.data(),
+            Inner::F64(p) => p.data(),
+        }
+    }
+
+    /// The start `(W1, W2)` in `f64` (exact for an `f32` problem).
+    pub fn start(&self) -> (DMatrix<f64>, DMatrix<f64>) {
+        match &self.inner {
+            Inner::F32(p) => (p.start.w1.map(|v| v.to_f64()), p.start.w2.map(|v| v.to_f64())),
+            Inner::F64(p) => (p.start.w1.clone(), p.start.w2.clone()),
+        }
+    }
+
     /// The problem in `f64`, when built in `f64`.
     pub fn as_f64(&self) -> Option<&Typed<f64>> {
         match &self.inner {
@@ -1086,8 +1200,17 @@ impl Problem {
 
     /// Runs `run` from the problem's start, streaming records to `observer`.
     pub fn run(&self, run: &RunSpec, observer: &mut dyn RunObserver) -> Result<RunResult> {
+        Ok(self.run_with_weights(run, observer)?.0)
+    }
+
+    /// [`Problem::run`], also returning the weights the run ended with.
+    pub fn run_with_weights(
+        &self,
+        run: &RunSpec,
+        observer: &mut dyn RunObserver,
+    ) -> Result<(RunResult, FinalWeights)> {
         run.validate()?;
-        let mut res = match &self.inner {
+        let (mut res, weights) = match &self.inner {
             Inner::F32(p) => run_typed(p, run, self.mu_factor, observer)?,
             Inner::F64(p) => run_typed(p, run, self.mu_factor, observer)?,
         };
@@ -1106,7 +1229,7 @@ impl Problem {
                 None => aid,
             });
         }
-        Ok(res)
+        Ok((res, weights))
     }
 
     /// The a-priori certificate (THEORY §8) for reaching `L − L* ≤ tol`,
@@ -1367,39 +1490,54 @@ fn build_typed<T: Real>(
     let start = match start {
         Some((a, b)) => DynNet::new(to_t::<T>(&a), to_t::<T>(&b))
             .map_err(|e| Error::input(format!("user start: {e}")))?,
-        None => {
-            // The start has its own stream, so the data do not depend on the init.
-            let mut rng = Rng::new(spec.seed ^ 0x9E37_79B9_7F4A_7C15);
-            let (n, h, m) = (Dyn(s.n), Dyn(s.h), Dyn(s.m));
-            match spec.init {
-                InitName::Gaussian => Init::Gaussian {
-                    sigma: spec.sigma,
-                    std: spec.scale,
-                }
-                .sample(n, h, m, &mut rng)?,
-                InitName::Scaled => Init::Scaled {
-                    sigma: spec.sigma,
-                    omega: spec.scale,
-                }
-                .sample(n, h, m, &mut rng)?,
-                InitName::Orthogonal => Init::Orthogonal {
-                    sigma: spec.sigma,
-                    scale: spec.scale,
-                }
-                .sample(n, h, m, &mut rng)?,
-                InitName::Spectral => {
-                    let mut r = DMatrix::<T>::zeros(s.n, s.m);
-                    rng.fill_gaussian(&mut r, spec.scale / (s.n as f64).sqrt());
-                    spectral_balanced(&r, h)?
-                }
-                InitName::SpectralTarget => {
-                    let target = loss.minimizer() * T::of(spec.scale);
-                    spectral_balanced(&target, h)?
-                }
-            }
-        }
+        None => generated_start::<T>(spec, s, Some(loss.minimizer()))?,
     };
     Ok(Typed { loss, start })
+}
+
+/// The start `spec` asks for (THEORY §10), drawn as the CLI draws it: from
+/// the seeded stream `spec.seed ^ 0x9E3779B97F4A7C15` (its own stream, so the
+/// data do not depend on the init). `target` is the minimizer `W*` that the
+/// `spectral-target` start factorizes; without it that start is an input
+/// error.
+pub fn generated_start<T: Real>(
+    spec: &ProblemSpec,
+    s: Sizes,
+    target: Option<&DMatrix<T>>,
+) -> Result<DynNet<T>> {
+    let mut rng = Rng::new(spec.seed ^ 0x9E37_79B9_7F4A_7C15);
+    let (n, h, m) = (Dyn(s.n), Dyn(s.h), Dyn(s.m));
+    Ok(match spec.init {
+        InitName::Gaussian => Init::Gaussian {
+            sigma: spec.sigma,
+            std: spec.scale,
+        }
+        .sample(n, h, m, &mut rng)?,
+        InitName::Scaled => Init::Scaled {
+            sigma: spec.sigma,
+            omega: spec.scale,
+        }
+        .sample(n, h, m, &mut rng)?,
+        InitName::Orthogonal => Init::Orthogonal {
+            sigma: spec.sigma,
+            scale: spec.scale,
+        }
+        .sample(n, h, m, &mut rng)?,
+        InitName::Spectral => {
+            let mut r = DMatrix::<T>::zeros(s.n, s.m);
+            rng.fill_gaussian(&mut r, spec.scale / (s.n as f64).sqrt());
+            spectral_balanced(&r, h)?
+        }
+        InitName::SpectralTarget => match target {
+            Some(target) => spectral_balanced(&(target * T::of(spec.scale)), h)?,
+            None => {
+                return Err(Error::input(
+                    "the spectral-target start factorizes the problem's minimizer W*: \
+                     build it with a problem, not alone",
+                ))
+            }
+        },
+    })
 }
 
 fn config<T: Real>(run: &RunSpec) -> TrainerConfig<T> {
@@ -1464,7 +1602,7 @@ fn run_typed<T: Real>(
     run: &RunSpec,
     mu_factor: f64,
     observer: &mut dyn RunObserver,
-) -> Result<RunResult> {
+) -> Result<(RunResult, FinalWeights)> {
     let rule = parse_rule::<T>(&run.rule)?;
     let loss = CheckedMu::new(&p.loss, mu_factor);
     let mut trainer = Trainer::new(p.start.clone(), loss, rule, config::<T>(run))?;
@@ -1482,6 +1620,10 @@ fn run_typed<T: Real>(
         observer.on_record(&rec) && !crate::interrupted()
     });
     let wall = started.elapsed().as_secs_f64();
+    let weights = FinalWeights {
+        w1: trainer.net().w1.map(|v| v.to_f64()),
+        w2: trainer.net().w2.map(|v| v.to_f64()),
+    };
     let (alpha0, beta0) = match alpha0_beta0 {
         Some(ab) => ab,
         None => {
@@ -1506,7 +1648,7 @@ fn run_typed<T: Real>(
     let achieved_rate = (summary.iterations > 0 && initial_gap > 0.0 && final_gap >= 0.0)
         .then(|| (final_gap / initial_gap).powf(1.0 / summary.iterations as f64));
     let t = summary.tally;
-    Ok(RunResult {
+    Ok((RunResult {
         status,
         diverged_at,
         rule_unavailable: unavailable,
@@ -1535,7 +1677,7 @@ fn run_typed<T: Real>(
         setting_note: None,
         wall_time_s: wall,
         records,
-    })
+    }, weights))
 }
 
 /// Exact local constants at the start and the a-priori certificate. The

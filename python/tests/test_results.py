@@ -1,0 +1,57 @@
+"""Result objects: certify, the tally, the a-priori certificate, to_pandas()
+and plot() (when pandas and matplotlib are installed)."""
+
+import numpy as np
+import pytest
+
+import overlin
+
+
+@pytest.fixture(scope="module")
+def prob():
+    return overlin.problem(n=20, m=20, h=1000, samples=20, kappa="orthogonal", sigma=5,
+                           scale=0.2)
+
+
+def test_readme_problem(prob):
+    # The README's `overlin run` example: converged in 13 steps, a-priori T(eps) = 43.
+    res = prob.run()
+    assert res.status == "converged" and res.iterations == 13
+    assert res.tally.all_held() and not res.violated
+    assert res.apriori.certified and res.apriori.iterations_to_tol == 43
+    assert res.apriori.eta_bar == pytest.approx(5.553430e-2, rel=1e-6)
+    assert len(res.gap) == 13 and res.gap[0] == res.initial_gap
+    assert np.all(res.holds)
+    assert "converged" in repr(res)
+
+
+def test_certify(prob):
+    c = prob.certify()
+    assert c.apriori.certified
+    assert c.apriori.rho_bar == pytest.approx(5.470210e-1, rel=1e-6)
+    assert c.start["alpha0"] == pytest.approx(1.573672e2, rel=1e-6)
+    assert c.start["alpha_imb"] > 0
+    assert c.sizes == {"n": 20, "m": 20, "h": 1000, "samples": 20}
+    # A balanced (spectral) start has no imbalance margin.
+    spectral = overlin.problem(n=20, m=20, h=1000, samples=20, kappa="orthogonal",
+                               init="spectral", scale=0.2)
+    c = spectral.certify()
+    assert not c.apriori.certified and c.apriori.reason
+
+
+def test_to_pandas(prob):
+    pd = pytest.importorskip("pandas")
+    df = prob.run().to_pandas()
+    assert isinstance(df, pd.DataFrame)
+    assert list(df.columns) == list(overlin.STEP_COLUMNS)
+    assert len(df) == 13
+
+
+def test_plot(prob, tmp_path):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    ax = prob.run().plot()
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[0] == "L - L*" and len(labels) == 3
+    ax.figure.savefig(tmp_path / "gap.png")
+    assert (tmp_path / "gap.png").stat().st_size > 1000
