@@ -3,7 +3,9 @@
 # suite: Debian's rustc/cargo with the library source (to build the
 # Cortex-M firmware with -Zbuild-std where rustup cannot add targets), the
 # ARM linker, QEMU, defmt-print, Slurm and munge (the job-array test starts a
-# one-node cluster), and NumPy for the benchmark cross-check.
+# one-node cluster), and for the Python package (python/) and its tests:
+# venv support, maturin, pytest and NumPy (pandas and matplotlib for the
+# optional to_pandas()/plot() tests).
 # Safe to rerun: it only installs what is missing.
 set -euo pipefail
 
@@ -30,8 +32,26 @@ if ! command -v defmt-print >/dev/null 2>&1; then
   cargo install --locked defmt-print
 fi
 
-if ! python3 -c 'import numpy' >/dev/null 2>&1; then
-  echo "setup: installing numpy (benchmark cross-check)"
-  python3 -m pip install --quiet numpy || echo "setup: numpy could not be installed; the NumPy benchmark will say so"
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  echo "setup: installing python3-venv (the Python package is tested in a venv under target/)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-venv python3-pip
+fi
+
+# pip install into the interpreter's own site-packages; where the system
+# Python refuses that (PEP 668, Debian's own python3), it is told to go ahead:
+# these are test tools, and the package itself is tested in a venv.
+pip_install() {
+  python3 -m pip install --quiet "$@" 2>/dev/null || python3 -m pip install --quiet --break-system-packages "$@"
+}
+if ! python3 -c 'import numpy, pytest, maturin' >/dev/null 2>&1; then
+  echo "setup: installing maturin, pytest and numpy (Python package and its tests)"
+  pip_install maturin pytest numpy
+fi
+if ! python3 -c 'import pandas, matplotlib' >/dev/null 2>&1; then
+  echo "setup: installing pandas and matplotlib (optional: RunResult.to_pandas() and plot() tests)"
+  pip_install pandas matplotlib || echo "setup: pandas/matplotlib could not be installed; their tests will be skipped"
 fi
 echo "setup: done"

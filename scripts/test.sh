@@ -23,6 +23,11 @@ need() {
 need cargo "install Rust with rustup (https://rustup.rs)"
 need qemu-system-arm "apt-get install -y qemu-system-arm"
 need defmt-print "cargo install --locked defmt-print"
+need python3 "apt-get install -y python3 python3-venv"
+if ! python3 -c 'import numpy, pytest, maturin, venv' >/dev/null 2>&1; then
+  echo "test.sh: the Python package's tests need numpy, pytest and maturin: python3 -m pip install maturin pytest numpy" >&2
+  missing=1
+fi
 if ! scripts/firmware.sh route >/dev/null; then
   missing=1
 fi
@@ -60,5 +65,16 @@ done
 
 step "cargo test (workspace, including the firmware under QEMU)"
 cargo test --workspace
+
+step "Python package: pip install ./python (in a venv under target/), pytest"
+# The venv sees the interpreter's maturin, pytest, numpy (and optional
+# pandas, matplotlib); the package is built and installed by the README's
+# command, then tested against the CLI built from the same checkout.
+target_dir="${CARGO_TARGET_DIR:-target}"
+venv="$target_dir/python-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv --system-site-packages "$venv"
+"$venv/bin/python" -m pip install --quiet --no-build-isolation ./python
+cargo build --quiet -p overlin --bin overlin
+OVERLIN_BIN="$(cd "$target_dir" && pwd)/debug/overlin" "$venv/bin/python" -m pytest -q python/tests
 echo
 echo "test.sh: all tests passed"

@@ -1177,7 +1177,10 @@ impl Problem {
     /// The start `(W1, W2)` in `f64` (exact for an `f32` problem).
     pub fn start(&self) -> (DMatrix<f64>, DMatrix<f64>) {
         match &self.inner {
-            Inner::F32(p) => (p.start.w1.map(|v| v.to_f64()), p.start.w2.map(|v| v.to_f64())),
+            Inner::F32(p) => (
+                p.start.w1.map(|v| v.to_f64()),
+                p.start.w2.map(|v| v.to_f64()),
+            ),
             Inner::F64(p) => (p.start.w1.clone(), p.start.w2.clone()),
         }
     }
@@ -1648,36 +1651,39 @@ fn run_typed<T: Real>(
     let achieved_rate = (summary.iterations > 0 && initial_gap > 0.0 && final_gap >= 0.0)
         .then(|| (final_gap / initial_gap).powf(1.0 / summary.iterations as f64));
     let t = summary.tally;
-    Ok((RunResult {
-        status,
-        diverged_at,
-        rule_unavailable: unavailable,
-        rule: run.rule.clone(),
-        precision: String::new(),
-        iterations: summary.iterations,
-        initial_gap,
-        final_gap,
-        final_loss: summary.final_loss.to_f64(),
-        tol_abs,
-        tally: Tally {
-            steps_checked: t.steps_checked,
-            contraction_steps: t.contraction_steps,
-            violations: t.violations,
-            worst_ratio: t.worst_ratio.to_f64(),
-            imbalance_checks: t.imbalance_checks,
-            imbalance_violations: t.imbalance_violations,
+    Ok((
+        RunResult {
+            status,
+            diverged_at,
+            rule_unavailable: unavailable,
+            rule: run.rule.clone(),
+            precision: String::new(),
+            iterations: summary.iterations,
+            initial_gap,
+            final_gap,
+            final_loss: summary.final_loss.to_f64(),
+            tol_abs,
+            tally: Tally {
+                steps_checked: t.steps_checked,
+                contraction_steps: t.contraction_steps,
+                violations: t.violations,
+                worst_ratio: t.worst_ratio.to_f64(),
+                imbalance_checks: t.imbalance_checks,
+                imbalance_violations: t.imbalance_violations,
+            },
+            apriori: Apriori::from_core(&summary.apriori, summary.initial_gap, T::of(tol_abs)),
+            sizes: Sizes::default(),
+            constants: loss_info(p.loss.constants()),
+            alpha0,
+            beta0,
+            alpha0_over_beta0: if beta0 > 0.0 { alpha0 / beta0 } else { 0.0 },
+            achieved_rate,
+            setting_note: None,
+            wall_time_s: wall,
+            records,
         },
-        apriori: Apriori::from_core(&summary.apriori, summary.initial_gap, T::of(tol_abs)),
-        sizes: Sizes::default(),
-        constants: loss_info(p.loss.constants()),
-        alpha0,
-        beta0,
-        alpha0_over_beta0: if beta0 > 0.0 { alpha0 / beta0 } else { 0.0 },
-        achieved_rate,
-        setting_note: None,
-        wall_time_s: wall,
-        records,
-    }, weights))
+        weights,
+    ))
 }
 
 /// Exact local constants at the start and the a-priori certificate. The

@@ -14,8 +14,8 @@
 use std::time::{Duration, Instant};
 
 use numpy::{
-    Element, IntoPyArray, PyArray1, PyArray2, PyArrayDescrMethods, PyArrayMethods,
-    PyUntypedArray, PyUntypedArrayMethods,
+    Element, IntoPyArray, PyArray1, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray,
+    PyUntypedArrayMethods,
 };
 use overlin::problem::{
     generated_start, Apriori, CertifyResult, InitName, Kappa, LossName, Precision, Problem,
@@ -32,7 +32,9 @@ use pyo3::types::PyDict;
 fn py_err(e: overlin::Error) -> PyErr {
     match e {
         overlin::Error::Input(msg) => PyValueError::new_err(msg),
-        overlin::Error::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted"),
+        overlin::Error::Interrupted => {
+            pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted")
+        }
         overlin::Error::Internal(msg) => PyRuntimeError::new_err(format!("internal error: {msg}")),
     }
 }
@@ -169,7 +171,13 @@ fn precision_of(precision: Option<&str>, inputs: &[(&str, Dtype)]) -> PyResult<P
     let first = floats.first().map(|(_, d)| *d).unwrap_or(Dtype::F64);
     if let Some((name, d)) = floats.iter().find(|(_, d)| *d != first) {
         let (first_name, _) = floats.first().map(|x| **x).unwrap_or(("X", Dtype::F64));
-        let dn = |d: Dtype| if d == Dtype::F32 { "float32" } else { "float64" };
+        let dn = |d: Dtype| {
+            if d == Dtype::F32 {
+                "float32"
+            } else {
+                "float64"
+            }
+        };
         return Err(PyTypeError::new_err(format!(
             "{first_name} is {} but {name} is {}: give every array the same dtype, or pass \
              precision='f32' or 'f64'",
@@ -240,10 +248,7 @@ fn user_problem(
     let (ym, yd) = read_matrix(y, "Y", y_what, true, loss == LossName::Softmax)?;
     let (w1m, w1d) = read_matrix(w1, "W1", "n x h", false, false)?;
     let (w2m, w2d) = read_matrix(w2, "W2", "h x m", false, false)?;
-    let precision = precision_of(
-        precision,
-        &[("X", xd), ("Y", yd), ("W1", w1d), ("W2", w2d)],
-    )?;
+    let precision = precision_of(precision, &[("X", xd), ("Y", yd), ("W1", w1d), ("W2", w2d)])?;
     let spec = ProblemSpec {
         loss,
         // The sensing operator does not carry n and m: the start does.
