@@ -10,6 +10,8 @@ what the step achieved and checks the prediction.
 Run:  python python/examples/certify_my_loop.py
 """
 
+import sys
+
 import numpy as np
 
 import overlin
@@ -44,3 +46,4 @@ for t in range(40):
         print(f"{t:>3} {cert.gap:>12.4e} {cert.rho:>10.6f} {cert.eta_k_t:>8.4f} "
               f"{chk.ratio:>10.6f} {chk.bound_ratio:>14.6f} {klass:>14} {str(chk.holds):>5}")
 print(f"{held} of 40 steps held their certificate; final L - L* = {chk.next_gap:.4e}")
+sys.exit(0 if held == 40 else 1)
