@@ -97,7 +97,8 @@ where
             dst.copy_from_slice(src);
         }
     }
-    kernels::householder_qr(ws.f.as_mut_slice(), h, p, None);
+    // S is free until R J Rᵀ is formed: the panels of the blocked QR use it.
+    kernels::householder_qr_blocked(ws.f.as_mut_slice(), h, p, None, ws.s.as_mut_slice());
     // R is the leading min(h, p) rows of the factored F (zero below).
     rjr(ws.s.as_mut_slice(), ws.f.as_slice(), h, p, n);
     let eig = SelectedEigen::new(ws.s.as_mut_slice(), p, ws.eig.as_mut_slice());

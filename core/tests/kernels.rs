@@ -212,10 +212,25 @@ fn products_same_bits_at_every_level() {
     let detected = kernels::simd::detected_level();
     let mut rng = Rng::new(9);
     let mut levels_run = 0;
+    // (The instruction-set cap is global: every level comparison lives in
+    // this one test, so that no other test changes it meanwhile.)
+    let mut w = DMatrix::<f64>::zeros(120, 90);
+    rng.fill_gaussian(&mut w, 1.0);
+    let gram = &w * w.transpose();
+    let mut spectrum_bits = None;
     for level in 0..=detected {
         kernels::simd::cap_level(level);
         assert_eq!(kernels::simd::level(), level);
         levels_run += 1;
+        // The set-up spectrum (reduction compiled per level): same bits.
+        let mut buf = gram.as_slice().to_vec();
+        let mut work = vec![0.0; 120];
+        let sp = kernels::sym_spectrum(&mut buf, 120, &mut work).unwrap();
+        let eig: Vec<u64> = (0..120).map(|k| sp.smallest(k).to_bits()).collect();
+        match &spectrum_bits {
+            None => spectrum_bits = Some(eig),
+            Some(base) => assert_eq!(&eig, base, "spectrum level {level}"),
+        }
         for &(r, k, c) in &[
             (1usize, 1usize, 1usize),
             (3, 5, 2),
@@ -227,6 +242,9 @@ fn products_same_bits_at_every_level() {
             (64, 3, 5),
             (20, 600, 5),
             (7, 1000, 3),
+            (13, 100, 11),
+            (70, 130, 9),
+            (9, 257, 14),
         ] {
             let mut a = vec![0.0; r * k];
             let mut b = vec![0.0; k * c];
@@ -547,23 +565,6 @@ fn spectrum_of_structured_matrices() {
     let mut w = DMatrix::<f64>::zeros(200, 150);
     rng.fill_gaussian(&mut w, 1.0);
     run(&w * w.transpose());
-    // Same bits at every instruction-set level.
-    let level = kernels::simd::level();
-    let a = &w * w.transpose();
-    let at = |cap: u8| {
-        kernels::simd::cap_level(cap);
-        let mut buf = a.as_slice().to_vec();
-        let mut work = vec![0.0; 200];
-        let s = kernels::sym_spectrum(&mut buf, 200, &mut work).unwrap();
-        (0..200)
-            .map(|k| s.smallest(k).to_bits())
-            .collect::<Vec<_>>()
-    };
-    let portable = at(kernels::simd::BASELINE);
-    for cap in [kernels::simd::AVX2, kernels::simd::AVX512] {
-        assert_eq!(at(cap), portable, "level {cap}");
-    }
-    kernels::simd::cap_level(level);
 }
 
 /// Above `JACOBI_MAX` the set-up constants come from bisection: the data
@@ -627,4 +628,84 @@ fn large_setup_constants_match_dense() {
         assert!((got - want).abs() <= 1e-11 * scale, "{got} vs {want}");
     }
     assert!(s.alpha_imb > 0.0 || dense.alpha_imb <= 1e-11 * scale);
+}
+
+/// The blocked Householder QR against the unblocked one: the same `R` and
+/// `Qᵀb` to rounding at awkward sizes (tall, square, wide, partial last
+/// panel, a zero column, a rank-deficient block), and the very same bits
+/// when it falls back (few columns, or too little scratch).
+#[test]
+fn blocked_qr_matches_unblocked() {
+    let cases = [
+        (70usize, 65usize, 3usize),
+        (65, 65, 0),
+        (200, 100, 7),
+        (100, 150, 2),
+        (300, 97, 33),
+        (129, 80, 1),
+        (50, 40, 5),
+    ];
+    for (case, &(rows, cols, q)) in cases.iter().enumerate() {
+        let mut rng = Rng::new(case as u64 + 100);
+        let mut a = DMatrix::<f64>::zeros(rows, cols);
+        rng.fill_gaussian(&mut a, 1.0);
+        if cols > 10 {
+            // A zero column and a repeated one (rank-deficient).
+            a.column_mut(3).fill(0.0);
+            let c = a.column(5).clone_owned();
+            a.set_column(9, &c);
+        }
+        let mut b = DMatrix::<f64>::zeros(rows, q);
+        rng.fill_gaussian(&mut b, 1.0);
+        let (mut a0, mut b0) = (a.clone(), b.clone());
+        kernels::householder_qr(a0.as_mut_slice(), rows, cols, Some(b0.as_mut_slice()));
+        let (mut a1, mut b1) = (a.clone(), b.clone());
+        let mut work = vec![0.0; rows * 96 + 2048];
+        kernels::householder_qr_blocked(
+            a1.as_mut_slice(),
+            rows,
+            cols,
+            Some(b1.as_mut_slice()),
+            &mut work,
+        );
+        let scale = a.norm() + b.norm();
+        let diff = (&a1 - &a0).abs().max().max((&b1 - &b0).abs().max());
+        if cols <= kernels::QR_UNBLOCKED_MAX {
+            assert_eq!(bits(a1.as_slice()), bits(a0.as_slice()), "case {case}");
+            assert_eq!(bits(b1.as_slice()), bits(b0.as_slice()), "case {case}");
+        } else {
+            assert!(diff <= 1e-13 * scale, "case {case}: {diff:e}");
+            assert!(a1 != a0, "case {case}: the blocked path did not run");
+        }
+        // Below the diagonal: exact zeros, as the unblocked routine leaves.
+        for j in 0..cols {
+            for i in (j + 1)..rows {
+                assert_eq!(a1[(i, j)], 0.0, "case {case} ({i},{j})");
+            }
+        }
+        // Half-width panels (less scratch): the same to rounding.
+        let (mut a3, mut b3) = (a.clone(), b.clone());
+        let mut half = vec![0.0; rows * 48 + 512];
+        kernels::householder_qr_blocked(
+            a3.as_mut_slice(),
+            rows,
+            cols,
+            Some(b3.as_mut_slice()),
+            &mut half,
+        );
+        let diff3 = (&a3 - &a0).abs().max().max((&b3 - &b0).abs().max());
+        assert!(diff3 <= 1e-13 * scale, "case {case}: {diff3:e}");
+        // Too little scratch: the unblocked bits.
+        let (mut a2, mut b2) = (a.clone(), b.clone());
+        let mut short = vec![0.0; rows * 40];
+        kernels::householder_qr_blocked(
+            a2.as_mut_slice(),
+            rows,
+            cols,
+            Some(b2.as_mut_slice()),
+            &mut short,
+        );
+        assert_eq!(bits(a2.as_slice()), bits(a0.as_slice()), "case {case}");
+        assert_eq!(bits(b2.as_slice()), bits(b0.as_slice()), "case {case}");
+    }
 }

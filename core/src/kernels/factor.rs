@@ -208,3 +208,172 @@ pub fn orthonormalize_columns<T: Real>(a: &mut [T], rows: usize) -> bool {
     }
     true
 }
+
+/// Columns of a panel in [`householder_qr_blocked`], and columns of the
+/// trailing matrix updated at a time.
+const QR_BLOCKS: [(usize, usize); 2] = [(32, 32), (16, 16)];
+
+/// Scratch length [`householder_qr_blocked`] needs for panels of `nb`
+/// columns and trailing chunks of `jc` columns of a matrix with `rows` rows.
+const fn qr_scratch(rows: usize, nb: usize, jc: usize) -> usize {
+    rows * (nb + 2 * jc) + nb * jc + nb * nb
+}
+
+/// [`householder_qr`] by panels (LAPACK's `dgeqrf`): each panel of `nb`
+/// columns is factored as before, its reflectors gathered into the compact
+/// form `H₁⋯H_nb = I − V T Vᵀ`, and `Qᵀ = I − V Tᵀ Vᵀ` applied to the rest
+/// of `a` and to `b` by matrix products, so that most of the `2·rows·cols²`
+/// flops run at the speed of [`mm_tn`](super::mm_tn) and
+/// [`mm_nn`](super::mm_nn) instead of that of `dot` and `axpy`.
+///
+/// The same factorization in exact arithmetic, different roundings: used
+/// only when `cols > `[`QR_UNBLOCKED_MAX`] and `work` holds the panels
+/// (about `rows·96` entries, or `rows·48` for half-width panels); otherwise
+/// this is [`householder_qr`], bit for bit. The choice depends on the
+/// sizes alone, so the result is the same bits for the same input.
+pub fn householder_qr_blocked<T: Real>(
+    a: &mut [T],
+    rows: usize,
+    cols: usize,
+    mut b: Option<&mut [T]>,
+    work: &mut [T],
+) {
+    let blocks = QR_BLOCKS
+        .iter()
+        .copied()
+        .find(|&(nb, jc)| work.len() >= qr_scratch(rows, nb, jc));
+    let Some((nb, jc)) = blocks.filter(|_| cols > QR_UNBLOCKED_MAX && rows > 0) else {
+        householder_qr(a, rows, cols, b);
+        return;
+    };
+    let steps = rows.min(cols);
+    let mut k0 = 0;
+    while k0 < steps {
+        let nbe = nb.min(steps - k0);
+        let len = rows - k0;
+        let (vbuf, rest) = work.split_at_mut(len * nbe);
+        let (tbuf, rest) = rest.split_at_mut(nbe * nbe);
+        let (wbuf, rest) = rest.split_at_mut(nbe * jc);
+        let (cbuf, rest) = rest.split_at_mut(len * jc);
+        let tmp = rest.get_mut(..len * jc).unwrap_or(&mut []);
+        panel(a, rows, k0, nbe, vbuf, tbuf);
+        // Qᵀ applied to the columns right of the panel, then to b.
+        let trailing = a.get_mut((k0 + nbe) * rows..).unwrap_or(&mut []);
+        let companion = b.as_deref_mut().unwrap_or(&mut []);
+        for c in trailing
+            .chunks_mut(jc * rows)
+            .chain(companion.chunks_mut(jc * rows))
+        {
+            apply_block(c, rows, k0, nbe, vbuf, tbuf, wbuf, cbuf, tmp);
+        }
+        k0 += nbe;
+    }
+}
+
+/// Largest number of columns factored by [`householder_qr`] itself in
+/// [`householder_qr_blocked`] (the sizes of the paper's experiments and of
+/// the firmware keep their bits).
+pub const QR_UNBLOCKED_MAX: usize = 64;
+
+/// Factors columns `k0..k0+nb` of `a` (rows `k0..`) as [`householder_qr`]
+/// does, leaving the reflectors in `v` (`(rows−k0)×nb`, unit part
+/// included, zeros above) and the triangular factor `T` of
+/// `H₁⋯H_nb = I − V T Vᵀ` in `t` (`nb×nb`, column-major).
+fn panel<T: Real>(a: &mut [T], rows: usize, k0: usize, nb: usize, v: &mut [T], t: &mut [T]) {
+    let len = rows - k0;
+    v.fill(T::zero());
+    t.fill(T::zero());
+    for j in 0..nb {
+        let k = k0 + j;
+        let (left, right) = a.split_at_mut(((k + 1) * rows).min(a.len()));
+        let Some(x) = left.chunks_exact_mut(rows).nth(k).and_then(|c| c.get_mut(k..)) else {
+            return;
+        };
+        let norm = sqrt(sum_sq(x));
+        let x0 = rd(x, 0);
+        if norm == T::zero() {
+            // The identity: v = 0, τ = 0 (T's column stays zero).
+            continue;
+        }
+        let alpha = if x0 > T::zero() { -norm } else { norm };
+        let vnorm_sq = (norm + norm) * (norm + abs(x0));
+        wr(x, 0, x0 - alpha);
+        let tau = (T::one() + T::one()) / vnorm_sq;
+        let xv: &[T] = x;
+        // The rest of the panel.
+        let panel_right = right.get_mut(..(nb - 1 - j) * rows).unwrap_or(&mut []);
+        for col in panel_right.chunks_exact_mut(rows) {
+            if let Some(y) = col.get_mut(k..) {
+                let s = tau * dot(xv, y);
+                axpy(y, -s, xv);
+            }
+        }
+        if let Some(vj) = v.get_mut(j * len..(j + 1) * len).and_then(|c| c.get_mut(j..)) {
+            vj.copy_from_slice(xv);
+        }
+        // T[0..j, j] = −τ T[0..j, 0..j] (V[:, 0..j]ᵀ v_j); T[j, j] = τ.
+        let vj = v.get(j * len..(j + 1) * len).unwrap_or(&[]);
+        let mut z = [T::zero(); 32];
+        for (l, zl) in z.iter_mut().enumerate().take(j) {
+            *zl = dot(v.get(l * len..(l + 1) * len).unwrap_or(&[]), vj);
+        }
+        for l in 0..j {
+            let mut s = T::zero();
+            for (lp, &zlp) in z.iter().enumerate().take(j).skip(l) {
+                s += rd(t, l + lp * nb) * zlp;
+            }
+            wr(t, l + j * nb, -tau * s);
+        }
+        wr(t, j + j * nb, tau);
+        x.fill(T::zero());
+        wr(x, 0, alpha);
+    }
+}
+
+/// `C ← (I − V Tᵀ Vᵀ) C` on rows `k0..` of the columns `c` (leading
+/// dimension `rows`), through contiguous copies for the products.
+#[allow(clippy::too_many_arguments)]
+fn apply_block<T: Real>(
+    c: &mut [T],
+    rows: usize,
+    k0: usize,
+    nb: usize,
+    v: &[T],
+    t: &[T],
+    w: &mut [T],
+    cbuf: &mut [T],
+    tmp: &mut [T],
+) {
+    let len = rows - k0;
+    let ncols = c.len() / rows;
+    if ncols == 0 || len == 0 {
+        return;
+    }
+    let cb = cbuf.get_mut(..len * ncols).unwrap_or(&mut []);
+    for (dst, src) in cb.chunks_exact_mut(len).zip(c.chunks_exact(rows)) {
+        dst.copy_from_slice(src.get(k0..).unwrap_or(&[]));
+    }
+    // W = Vᵀ C (nb × ncols), then W ← Tᵀ W (Tᵀ lower triangular, in place
+    // from the last row up).
+    let w = w.get_mut(..nb * ncols).unwrap_or(&mut []);
+    super::mm_tn(w, v, cb, nb, len);
+    for wc in w.chunks_exact_mut(nb) {
+        for i in (0..nb).rev() {
+            let mut s = T::zero();
+            for l in 0..=i {
+                s += rd(t, l + i * nb) * rd(wc, l);
+            }
+            wr(wc, i, s);
+        }
+    }
+    // C ← C − V W.
+    let tm = tmp.get_mut(..len * ncols).unwrap_or(&mut []);
+    super::mm_nn(tm, v, w, len, nb);
+    for (col, upd) in c.chunks_exact_mut(rows).zip(tm.chunks_exact(len)) {
+        if let Some(y) = col.get_mut(k0..) {
+            for (yi, &u) in y.iter_mut().zip(upd) {
+                *yi -= u;
+            }
+        }
+    }
+}

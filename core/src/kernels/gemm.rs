@@ -348,7 +348,13 @@ fn transpose_block<T: Real, const MI: usize, const KB: usize>(
 /// the last rows, blocks of 2×2 dot products (each column of `A` and `B`
 /// read once per block instead of once per output).
 #[inline(always)]
-fn mm_tn_body<T: Real, const MI: usize>(c: &mut [T], a: &[T], b: &[T], r: usize, k: usize) {
+fn mm_tn_body<T: Real, const MI: usize, const NI: usize, const NJ: usize>(
+    c: &mut [T],
+    a: &[T],
+    b: &[T],
+    r: usize,
+    k: usize,
+) {
     let mut i_start = 0;
     // At least one full eight-lane chunk, or the transposition costs more
     // than it saves.
@@ -367,6 +373,30 @@ fn mm_tn_body<T: Real, const MI: usize>(c: &mut [T], a: &[T], b: &[T], r: usize,
     }
     let cols = c.len() / r;
     let mut j0 = 0;
+    // Wide blocks first: NI·NJ independent eight-lane sums in registers.
+    if NJ > 2 || NI > 2 {
+        while j0 + NJ <= cols {
+            let bc: [&[T]; NJ] = core::array::from_fn(|q| col(b, j0 + q, k));
+            let mut i0 = i_start;
+            while i0 + NI <= r {
+                let acc = block_tn::<T, NI, NJ>(core::array::from_fn(|q| col(a, i0 + q, k)), bc);
+                for (jj, accj) in acc.iter().enumerate() {
+                    for (ii, &v) in accj.iter().enumerate() {
+                        wr(c, i0 + ii + (j0 + jj) * r, v);
+                    }
+                }
+                i0 += NI;
+            }
+            while i0 < r {
+                let acc = block_tn::<T, 1, NJ>([col(a, i0, k)], bc);
+                for (jj, &[v]) in acc.iter().enumerate() {
+                    wr(c, i0 + (j0 + jj) * r, v);
+                }
+                i0 += 1;
+            }
+            j0 += NJ;
+        }
+    }
     while j0 + 2 <= cols {
         let bc = [col(b, j0, k), col(b, j0 + 1, k)];
         let mut i0 = i_start;
@@ -409,7 +439,7 @@ mod wide {
     use super::{mm_nn_body, mm_nt_body, mm_tn_body, Real};
 
     macro_rules! variant {
-        ($feature:literal, $nn:ident, $nt:ident, $tn:ident, $mr:literal, $mi:literal, $mi_wide:literal) => {
+        ($feature:literal, $nn:ident, $nt:ident, $tn:ident, $mr:literal, $mi:literal, $mi_wide:literal, $ni:literal, $nj:literal) => {
             #[target_feature(enable = $feature)]
             pub fn $nn<T: Real>(c: &mut [T], a: &[T], b: &[T], r: usize, k: usize) {
                 mm_nn_body::<T, $mr>(c, a, b, r, k)
@@ -422,16 +452,16 @@ mod wide {
             pub fn $tn<T: Real>(c: &mut [T], a: &[T], b: &[T], r: usize, k: usize) {
                 // Wider row blocks only pay off with many rows.
                 if r >= 8 * $mi_wide {
-                    mm_tn_body::<T, $mi_wide>(c, a, b, r, k)
+                    mm_tn_body::<T, $mi_wide, $ni, $nj>(c, a, b, r, k)
                 } else {
-                    mm_tn_body::<T, $mi>(c, a, b, r, k)
+                    mm_tn_body::<T, $mi, $ni, $nj>(c, a, b, r, k)
                 }
             }
         };
     }
-    variant!("avx2", nn_avx2, nt_avx2, tn_avx2, 4, 4, 4);
+    variant!("avx2", nn_avx2, nt_avx2, tn_avx2, 4, 4, 4, 2, 3);
 
-    variant!("avx512f", nn_avx512, nt_avx512, tn_avx512, 16, 4, 8);
+    variant!("avx512f", nn_avx512, nt_avx512, tn_avx512, 16, 4, 8, 4, 4);
 }
 
 /// `C = A·B` with `A: r×k`, `B: k×c`, `C: r×c`.
@@ -463,7 +493,7 @@ pub fn mm_tn<T: Real>(c: &mut [T], a: &[T], b: &[T], r: usize, k: usize) {
     dispatch!(
         tn_avx512,
         tn_avx2,
-        mm_tn_body::<T, 2>(c, a, b, r, k),
+        mm_tn_body::<T, 2, 2, 2>(c, a, b, r, k),
         (c, a, b, r, k)
     )
 }

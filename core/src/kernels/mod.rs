@@ -45,7 +45,10 @@ mod tridiagonal;
 pub use blas1::{axpy, axpy_moved, compensated_sum, dot, sum_sq, sum_sq_diff};
 use blas1::{axpy_inlined, dot_inlined};
 pub use extremes::{sym_extremes, sym_extremes3, sym_extremes_from, StartHints};
-pub use factor::{back_substitute, householder_qr, orthonormalize_columns, sym_eigen};
+pub use factor::{
+    back_substitute, householder_qr, householder_qr_blocked, orthonormalize_columns, sym_eigen,
+    QR_UNBLOCKED_MAX,
+};
 pub use gemm::{gram_nt, mm_nn, mm_nt, mm_tn};
 pub use spectrum::{sym_spectrum, SymSpectrum};
 

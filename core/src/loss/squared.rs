@@ -113,7 +113,17 @@ where
         let (_, md) = y.shape_generic();
         let mut qr = x.clone();
         let mut qty = y.clone();
-        kernels::householder_qr(qr.as_mut_slice(), samples, n, Some(qty.as_mut_slice()));
+        // Scratch for the panels of the blocked QR (used above
+        // `QR_UNBLOCKED_MAX` columns when it holds them).
+        let mut scratch = OMatrix::<T, N, N>::zeros_generic(nd, nd);
+        kernels::householder_qr_blocked(
+            qr.as_mut_slice(),
+            samples,
+            n,
+            Some(qty.as_mut_slice()),
+            scratch.as_mut_slice(),
+        );
+        drop(scratch);
         if !kernels::back_substitute(qr.as_slice(), samples, n, qty.as_mut_slice(), samples) {
             return Err(ProblemError::RankDeficient {
                 what: "X",
