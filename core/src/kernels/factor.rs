@@ -286,7 +286,11 @@ fn panel<T: Real>(a: &mut [T], rows: usize, k0: usize, nb: usize, v: &mut [T], t
     for j in 0..nb {
         let k = k0 + j;
         let (left, right) = a.split_at_mut(((k + 1) * rows).min(a.len()));
-        let Some(x) = left.chunks_exact_mut(rows).nth(k).and_then(|c| c.get_mut(k..)) else {
+        let Some(x) = left
+            .chunks_exact_mut(rows)
+            .nth(k)
+            .and_then(|c| c.get_mut(k..))
+        else {
             return;
         };
         let norm = sqrt(sum_sq(x));
@@ -308,7 +312,10 @@ fn panel<T: Real>(a: &mut [T], rows: usize, k0: usize, nb: usize, v: &mut [T], t
                 axpy(y, -s, xv);
             }
         }
-        if let Some(vj) = v.get_mut(j * len..(j + 1) * len).and_then(|c| c.get_mut(j..)) {
+        if let Some(vj) = v
+            .get_mut(j * len..(j + 1) * len)
+            .and_then(|c| c.get_mut(j..))
+        {
             vj.copy_from_slice(xv);
         }
         // T[0..j, j] = −τ T[0..j, 0..j] (V[:, 0..j]ᵀ v_j); T[j, j] = τ.
