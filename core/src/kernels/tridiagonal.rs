@@ -294,68 +294,134 @@ pub(super) fn tridiagonal_small<T: Real, const P: usize, const K: usize>(
 /// place: on return the diagonal and first sub-diagonal of `a` hold the
 /// tridiagonal matrix (the rest is not meaningful). `work` (length ≥ `p`)
 /// is scratch.
+///
+/// One pass over the trailing matrix a step: while step `k` applies its
+/// rank-2 update column by column, the product `τ A₂₂ v` of step `k + 1`
+/// is accumulated from each column just updated (its reflector comes from
+/// column `k + 1`, which is updated first). Every entry and every dot
+/// product sees the same operations in the same order as in two passes, so
+/// the bits are those of the textbook order; the memory traffic is halved.
+/// The next step's product is parked in row `k` of the upper triangle,
+/// which no later step reads.
 #[inline(always)]
-pub(super) fn tridiagonalize<T: Real>(a: &mut [T], p: usize, work: &mut [T]) {
+fn tridiagonalize<T: Real>(a: &mut [T], p: usize, work: &mut [T]) {
+    // The reflector of the step about to run, its product already parked.
+    let mut ready: Option<Reflector<T>> = None;
     for k in 0..p.saturating_sub(2) {
         let (left, right) = a.split_at_mut(((k + 1) * p).min(a.len()));
         let Some(col_k) = left.chunks_exact_mut(p).nth(k) else {
             return;
         };
-        let Some(x) = col_k.get_mut(k + 1..) else {
-            return;
-        };
-        // The reflector is the same for any multiple of x: work with x
-        // scaled by a power of two into [0.5, 1), so that ‖x‖² neither
-        // underflows nor overflows (an exact scaling: the bits are those of
-        // the unscaled computation whenever that one stays in range). A
-        // column too small to scale is below rounding: left as it is.
-        let mut nsq = sum_sq(x);
-        let s = if square_safe_sum(nsq) {
-            T::one()
-        } else {
-            let cmax = x.iter().fold(T::zero(), |m, &v| max(m, abs(v)));
-            let Some((s, _)) = pow2_scale(cmax) else {
-                continue;
-            };
-            for xi in x.iter_mut() {
-                *xi *= s;
-            }
-            nsq = sum_sq(x);
-            s
-        };
-        let norm = sqrt(nsq);
-        let x0 = rd(x, 0);
-        let alpha = if x0 > T::zero() { -norm } else { norm };
-        wr(x, 0, x0 - alpha);
-        let tau = (T::one() + T::one()) / ((norm + norm) * (norm + abs(x0)));
-        // The new sub-diagonal entry, −sign(x₀)‖x‖, in the matrix's units.
-        let alpha = if s == T::one() {
-            alpha
-        } else {
-            alpha * (T::one() / s)
-        };
-        let v: &[T] = x;
         let len = p - k - 1;
         let Some(w) = work.get_mut(..len) else {
             return;
         };
-        // q = τ A₂₂ v (A₂₂ symmetric: its columns are its rows).
-        for (wi, col) in w.iter_mut().zip(right.chunks_exact(p)) {
-            *wi = tau * dot(col.get(k + 1..).unwrap_or(&[]), v);
-        }
+        let refl = match ready.take() {
+            Some(r) => {
+                // q = τ A₂₂ v, parked in row k − 1 by the previous step.
+                for (i, wi) in w.iter_mut().enumerate() {
+                    *wi = rd(right, k - 1 + i * p);
+                }
+                r
+            }
+            None => {
+                let Some(x) = col_k.get_mut(k + 1..) else {
+                    return;
+                };
+                let Some(r) = reflector(x) else {
+                    continue;
+                };
+                let v: &[T] = x;
+                // q = τ A₂₂ v (A₂₂ symmetric: its columns are its rows).
+                for (wi, col) in w.iter_mut().zip(right.chunks_exact(p)) {
+                    *wi = r.tau * dot(col.get(k + 1..).unwrap_or(&[]), v);
+                }
+                r
+            }
+        };
+        let Some(v) = col_k.get(k + 1..) else {
+            return;
+        };
         // w = q − (τ/2)(qᵀv) v.
-        let kk = T::of(0.5) * tau * dot(w, v);
+        let kk = T::of(0.5) * refl.tau * dot(w, v);
         axpy(w, -kk, v);
-        // A₂₂ ← A₂₂ − v wᵀ − w vᵀ.
-        for (col, (&wj, &vj)) in right.chunks_exact_mut(p).zip(w.iter().zip(v)) {
+        // A₂₂ ← A₂₂ − v wᵀ − w vᵀ, column k + 1 first: it gives the next
+        // reflector, whose product the other columns then feed.
+        let mut cols = right.chunks_exact_mut(p).zip(w.iter().zip(v));
+        let mut next: Option<(Reflector<T>, usize)> = None;
+        if let Some((col, (&wj, &vj))) = cols.next() {
             if let Some(c) = col.get_mut(k + 1..) {
                 axpy(c, -wj, v);
                 axpy(c, -vj, w);
             }
+            if k + 1 < p.saturating_sub(2) {
+                if let Some(x) = col.get_mut(k + 2..) {
+                    next = reflector(x).map(|r| (r, k + 1));
+                }
+            }
+            let vn: &[T] = match next {
+                Some(_) => col.get(k + 2..).unwrap_or(&[]),
+                None => &[],
+            };
+            for (col2, (&wj, &vj)) in cols {
+                if let Some(c) = col2.get_mut(k + 1..) {
+                    axpy(c, -wj, v);
+                    axpy(c, -vj, w);
+                }
+                if let Some((r, _)) = next {
+                    let q = r.tau * dot(col2.get(k + 2..).unwrap_or(&[]), vn);
+                    if let Some(slot) = col2.get_mut(k) {
+                        *slot = q;
+                    }
+                }
+            }
         }
         if let Some(x) = col_k.get_mut(k + 1..) {
             x.fill(T::zero());
-            wr(x, 0, alpha);
+            wr(x, 0, refl.alpha);
         }
+        ready = next.map(|(r, _)| r);
     }
+}
+
+/// A Householder reflector `I − τ v vᵀ` prepared in place of the column
+/// segment `x` (which then holds `v`), and the new sub-diagonal entry.
+#[derive(Clone, Copy)]
+struct Reflector<T> {
+    tau: T,
+    /// `−sign(x₀)‖x‖` in the matrix's units.
+    alpha: T,
+}
+
+/// Turns `x` into the Householder vector `v` of [`Reflector`]. The
+/// reflector is the same for any multiple of x: it is built from x scaled
+/// by a power of two into [0.5, 1), so that ‖x‖² neither underflows nor
+/// overflows (an exact scaling: the bits are those of the unscaled
+/// computation whenever that one stays in range). `None` (x untouched)
+/// for a column too small to scale, which is below rounding: left as it is.
+#[inline(always)]
+fn reflector<T: Real>(x: &mut [T]) -> Option<Reflector<T>> {
+    let mut nsq = sum_sq(x);
+    let s = if square_safe_sum(nsq) {
+        T::one()
+    } else {
+        let cmax = x.iter().fold(T::zero(), |m, &v| max(m, abs(v)));
+        let (s, _) = pow2_scale(cmax)?;
+        for xi in x.iter_mut() {
+            *xi *= s;
+        }
+        nsq = sum_sq(x);
+        s
+    };
+    let norm = sqrt(nsq);
+    let x0 = rd(x, 0);
+    let alpha = if x0 > T::zero() { -norm } else { norm };
+    wr(x, 0, x0 - alpha);
+    let tau = (T::one() + T::one()) / ((norm + norm) * (norm + abs(x0)));
+    let alpha = if s == T::one() {
+        alpha
+    } else {
+        alpha * (T::one() / s)
+    };
+    Some(Reflector { tau, alpha })
 }
