@@ -29,6 +29,7 @@ The GIL is released while the core computes.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple, Union
 
@@ -144,6 +145,12 @@ class Certificate:
     """``n, m, h, samples``."""
     setting_note: Optional[str]
     """Set when ``h < max(n, m)`` (outside the paper's setting), with why."""
+    summary_json: str = field(default="{}", repr=False)
+
+    @property
+    def summary(self) -> Dict[str, Any]:
+        """Everything ``overlin certify --json`` prints, as a dict."""
+        return json.loads(self.summary_json)
 
 
 def _apriori(d: Dict[str, Any]) -> Apriori:
@@ -207,6 +214,12 @@ class RunResult:
     """Set when ``h < max(n, m)``."""
     steps: Dict[str, np.ndarray] = field(default_factory=dict)
     """Per-step arrays by name."""
+    summary_json: str = field(default="{}", repr=False)
+
+    @property
+    def summary(self) -> Dict[str, Any]:
+        """Everything ``overlin run --json`` prints, as a dict (the same keys)."""
+        return json.loads(self.summary_json)
 
     def __getattr__(self, name: str) -> np.ndarray:
         steps = self.__dict__.get("steps", {})

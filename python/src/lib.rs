@@ -389,6 +389,7 @@ fn steps_dict<'py>(py: Python<'py>, records: &[Record]) -> PyResult<Bound<'py, P
 fn run_dict<'py>(
     py: Python<'py>,
     res: &RunResult,
+    records: &[Record],
     w1: &DMatrix<f64>,
     w2: &DMatrix<f64>,
     precision: Precision,
@@ -421,13 +422,18 @@ fn run_dict<'py>(
     d.set_item("apriori", apriori_dict(py, &res.apriori)?)?;
     d.set_item("sizes", sizes_dict(py, &res.sizes)?)?;
     d.set_item("constants", constants_dict(py, &res.constants)?)?;
-    d.set_item(
-        "steps",
-        steps_dict(py, res.records.as_deref().unwrap_or(&[]))?,
-    )?;
+    d.set_item("steps", steps_dict(py, records)?)?;
     d.set_item("W1", to_numpy(py, w1, precision))?;
     d.set_item("W2", to_numpy(py, w2, precision))?;
+    d.set_item("summary_json", summary_json(res)?)?;
     Ok(d)
+}
+
+/// The run's summary exactly as `overlin run --json` prints it (`res`
+/// without its per-step records, which are arrays here).
+fn summary_json(res: &RunResult) -> PyResult<String> {
+    serde_json::to_string(res)
+        .map_err(|e| PyRuntimeError::new_err(format!("internal error: cannot serialize: {e}")))
 }
 
 /// Certified gradient descent from `(W1, W2)` on the loss of `(X, Y)`;
@@ -491,8 +497,9 @@ fn run<'py>(
     if let Some(e) = signal {
         return Err(e);
     }
-    let (res, weights) = res.map_err(py_err)?;
-    run_dict(py, &res, &weights.w1, &weights.w2, precision)
+    let (mut res, weights) = res.map_err(py_err)?;
+    let records = res.records.take().unwrap_or_default();
+    run_dict(py, &res, &records, &weights.w1, &weights.w2, precision)
 }
 
 fn certify_dict<'py>(py: Python<'py>, c: &CertifyResult) -> PyResult<Bound<'py, PyDict>> {
@@ -523,6 +530,12 @@ fn certify_dict<'py>(py: Python<'py>, c: &CertifyResult) -> PyResult<Bound<'py, 
     d.set_item("start", start)?;
     d.set_item("apriori", apriori_dict(py, &c.apriori)?)?;
     d.set_item("setting_note", c.setting_note.clone())?;
+    d.set_item(
+        "summary_json",
+        serde_json::to_string(c).map_err(|e| {
+            PyRuntimeError::new_err(format!("internal error: cannot serialize: {e}"))
+        })?,
+    )?;
     Ok(d)
 }
 

@@ -132,3 +132,18 @@ def test_same_seed_same_bits_different_seed_differs():
     c = overlin.init(6, 30, 5, kind="scaled", sigma=1.5, scale=1.0, seed=22)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])
+
+
+def test_summary_is_the_clis_json(overlin_bin, tmp_path):
+    rng = np.random.default_rng(8)
+    X, Y = rng.standard_normal((25, 5)), rng.standard_normal((25, 3))
+    W1, W2 = 0.4 * rng.standard_normal((5, 20)), 0.4 * rng.standard_normal((20, 3))
+    p = save(tmp_path, X=X, Y=Y, W1=W1, W2=W2)
+    summary, _ = cli_run(overlin_bin, tmp_path, [
+        "--x", str(p["X"]), "--y", str(p["Y"]), "--w1", str(p["W1"]), "--w2", str(p["W2"]),
+        "--iters", "100"])
+    ours = overlin.run(X, Y, W1, W2, iters=100).summary
+    # Everything but the wall time is the same, key for key.
+    for d in (ours, summary):
+        d.pop("wall_time_s")
+    assert ours == summary
