@@ -37,3 +37,24 @@ def test_thread_runs_during_long_runs():
     # it (at most once per call, at its boundary); released, it ticks about
     # every millisecond whenever it gets a core.
     assert len(during) >= len(calls) + 10, (len(during), len(calls))
+
+
+def test_ctrl_c_stops_a_long_run():
+    import os
+    import signal
+
+    prob = overlin.problem(n=30, m=30, h=600, samples=60, kappa=1e3, seed=1)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.perf_counter()
+    try:
+        try:
+            prob.run(iters=10**7, tol=1e-300, stall_window=0)
+        except KeyboardInterrupt:
+            pass
+        else:
+            raise AssertionError("the run ended without being interrupted")
+    finally:
+        timer.cancel()
+    # Stopped within a fraction of a second of the signal, not at the cap.
+    assert time.perf_counter() - t0 < 5.0

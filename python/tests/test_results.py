@@ -55,3 +55,18 @@ def test_plot(prob, tmp_path):
     assert labels[0] == "L - L*" and len(labels) == 3
     ax.figure.savefig(tmp_path / "gap.png")
     assert (tmp_path / "gap.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("loss", ["sensing", "logcosh", "softmax"])
+def test_every_loss_runs_certified(loss):
+    p = overlin.problem(loss=loss, n=5, m=3, h=24, samples=60, seed=3, scale=0.5)
+    res = p.run(iters=400)
+    assert res.status in ("converged", "stalled", "max_iters")
+    assert res.tally.violations == 0 and res.tally.steps_checked == res.iterations > 0
+    assert np.all(np.diff(np.append(res.gap, res.final_gap)) <= 1e-12 * res.initial_gap)
+    c = p.certify()
+    assert c.constants["mu"] > 0 and c.start["gap0"] == res.initial_gap
+    cert = p.step_certificate(0.5 * c.start["eta_local0"])
+    assert cert.contraction_applies
+    chk = cert.check(*cert.gradient_step())
+    assert chk.holds and chk.deviation == 0.0
