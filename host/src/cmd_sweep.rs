@@ -464,7 +464,7 @@ fn read_cell(path: &Path) -> Result<CellFile> {
     let text = crate::io::read_input_text(path, MAX_CELL_BYTES)?;
     serde_json::from_str(&text).map_err(|e| {
         Error::input(format!(
-            "{}: not a valid cell file ({}); remove it and rerun the sweep to recompute it",
+            "{}: not a valid cell file ({}); rerun the sweep to recompute it",
             path.display(),
             one_line(&e.to_string())
         ))
@@ -756,7 +756,10 @@ pub fn sweep(args: &SweepArgs) -> Result<i32> {
                 return;
             };
             // A cell finished before the signal was seen is whole: kept.
-            if let Err(e) = crate::output::write_json(&path, true, &file) {
+            // No sync per cell (it would cost more than the cell on a busy
+            // disk): the folder is flushed once at the end, and a cell file
+            // an OS crash cut short does not parse, so a rerun recomputes it.
+            if let Err(e) = crate::output::write_json_unsynced(&path, true, &file) {
                 stop.store(true, Ordering::Relaxed);
                 if let Ok(mut w) = write_error.lock() {
                     w.get_or_insert(e);
@@ -772,6 +775,7 @@ pub fn sweep(args: &SweepArgs) -> Result<i32> {
     if let Some(e) = write_error.into_inner().ok().flatten() {
         return Err(e);
     }
+    crate::output::sync_folder(&args.out.join(CELLS))?;
     let t = tally
         .into_inner()
         .map_err(|_| Error::Internal("sweep tally poisoned".into()))?;

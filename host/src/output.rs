@@ -42,6 +42,7 @@ fn parent_of(path: &Path) -> PathBuf {
 pub struct AtomicFile {
     path: PathBuf,
     force: bool,
+    sync: bool,
     tmp: Option<BufWriter<NamedTempFile>>,
 }
 
@@ -65,8 +66,20 @@ impl AtomicFile {
         Ok(Self {
             path: path.to_path_buf(),
             force,
+            sync: true,
             tmp: Some(BufWriter::new(tmp)),
         })
+    }
+
+    /// Commits without waiting for the data to reach the disk. The rename
+    /// stays atomic, so a killed process still leaves nothing under the
+    /// final name; only an operating-system crash can leave the file empty
+    /// or cut. For files that their reader checks and can recompute (sweep
+    /// cells, a few KB each, where one sync per file costs milliseconds on
+    /// a busy or network disk: more than computing the cell).
+    pub fn without_sync(mut self) -> Self {
+        self.sync = false;
+        self
     }
 
     /// The destination.
@@ -91,7 +104,9 @@ impl AtomicFile {
                 .as_file()
                 .set_permissions(std::fs::Permissions::from_mode(0o644));
         }
-        tmp.as_file().sync_all().map_err(io)?;
+        if self.sync {
+            tmp.as_file().sync_all().map_err(io)?;
+        }
         if self.force {
             tmp.persist(&self.path).map_err(|e| io(e.error))?;
         } else {
@@ -146,6 +161,41 @@ pub fn write_json<T: serde::Serialize>(path: &Path, force: bool, value: &T) -> R
     let s = serde_json::to_string_pretty(value)
         .map_err(|e| Error::Internal(format!("cannot serialize JSON: {e}")))?;
     write_string(path, force, &(s + "\n"))
+}
+
+/// Writes a value as pretty JSON atomically, without a sync (see
+/// [`AtomicFile::without_sync`]).
+pub fn write_json_unsynced<T: serde::Serialize>(path: &Path, force: bool, value: &T) -> Result<()> {
+    let s = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Internal(format!("cannot serialize JSON: {e}")))?;
+    let mut f = AtomicFile::create(path, force)?.without_sync();
+    f.write_all(s.as_bytes())
+        .and_then(|_| f.write_all(b"\n"))
+        .map_err(|e| Error::input(format!("{}: cannot write: {e}", path.display())))?;
+    f.commit()
+}
+
+/// Flushes every file written to the file system holding `dir` to the disk
+/// at once (Linux `syncfs`; elsewhere a sync of `dir` itself): one wait
+/// for a whole sweep's unsynced cell files instead of one per file.
+pub fn sync_folder(dir: &Path) -> Result<()> {
+    let name = dir.display().to_string();
+    let f = File::open(dir).map_err(|e| Error::input(format!("{name}: cannot open: {e}")))?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open for the duration of the call.
+        if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+            return Err(Error::input(format!(
+                "{name}: cannot flush to disk: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    f.sync_all()
+        .map_err(|e| Error::input(format!("{name}: cannot flush to disk: {e}")))
 }
 
 /// Creates an output folder. An existing non-empty folder is an error

@@ -639,3 +639,48 @@ fn grid_size_limits_and_non_regular_files() {
     assert_one_line_error(&o, 2, "fat.toml: is");
     assert!(!p.join("f").exists());
 }
+
+/// Cell files are not synced one by one (the folder is flushed once at the
+/// end), so an operating-system crash may leave one empty or cut short:
+/// `merge` names it and says to rerun, and the rerun recomputes it.
+#[test]
+fn a_cut_cell_file_is_named_by_merge_and_recomputed_by_the_rerun() {
+    let dir = setup();
+    let p = dir.path();
+    let reference = reference(p);
+    assert_eq!(code(&sweep(p, "cut", &[])), 0);
+    let names = cell_files(&p.join("cut"));
+    let victim = p.join("cut/cells").join(&names[4]);
+    let whole = std::fs::read(&victim).unwrap();
+    for damage in [
+        &whole[..whole.len() / 2],
+        &[][..],
+        &vec![0u8; whole.len()][..],
+    ] {
+        std::fs::write(&victim, damage).unwrap();
+        let o = overlin(p, &["merge", "cut", "--out", "m", "--force"]);
+        assert_one_line_error(&o, 2, "not a valid cell file");
+        assert!(stderr(&o).contains(&names[4]), "{}", stderr(&o));
+        assert!(stderr(&o).contains("rerun the sweep"), "{}", stderr(&o));
+        let o = sweep(p, "cut", &[]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("1 finished now, 11 already done"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(
+            without_wall_time(&std::fs::read(&victim).unwrap()),
+            without_wall_time(&whole),
+            "the recomputed cell differs"
+        );
+    }
+    assert_eq!(merged(p, &["cut"], "cut-merged"), reference);
+}
+
+/// A cell file without its wall time (which differs from run to run).
+fn without_wall_time(bytes: &[u8]) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    v["result"]["wall_time_s"] = serde_json::Value::Null;
+    v
+}
