@@ -1,5 +1,6 @@
-//! Times the three matrix products of one step at `(n, m, h) = (20, 20, 1000)`
-//! and `(64, 64, 4096)` at every instruction-set level (same bits at all):
+//! Times the three matrix products of one step at `(n, m, h) = (20, 20, 1000)`,
+//! `(64, 64, 4096)` and `(500, 500, 2000)` at every instruction-set level
+//! (same bits at all):
 //! `cargo run --release -p overlin-core --example kernel_levels`.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -19,12 +20,22 @@ fn best(reps: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    for &(n, m, h) in &[(20usize, 20usize, 1000usize), (64, 64, 4096)] {
+    for &(n, m, h) in &[
+        (20usize, 20usize, 1000usize),
+        (64, 64, 4096),
+        (500, 500, 2000),
+    ] {
         let mut rng = overlin_core::Rng::new(1);
         let mut v = |len: usize| (0..len).map(|_| rng.gaussian()).collect::<Vec<f64>>();
         let (w1, w2, g) = (v(n * h), v(h * m), v(n * m));
         let (mut p, mut a, mut b) = (vec![0.0; n * m], vec![0.0; n * h], vec![0.0; h * m]);
-        let reps = if h > 2000 { 30 } else { 300 };
+        let reps = if n >= 500 {
+            5
+        } else if h > 2000 {
+            30
+        } else {
+            300
+        };
         for round in 0..2 {
             for level in 0..=simd::detected_level() {
                 simd::cap_level(level);

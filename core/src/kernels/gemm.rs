@@ -73,12 +73,13 @@ fn panel_n<T: Real, const MR: usize, const NR: usize>(
     fresh: bool,
     a: &[T],
     r: usize,
+    rows: (usize, usize),
     bk: impl Iterator<Item = [T; NR]> + Clone,
 ) {
     if fresh {
-        panel_rows::<T, MR, NR, true>(c, a, r, bk);
+        panel_rows::<T, MR, NR, true>(c, a, r, rows, bk);
     } else {
-        panel_rows::<T, MR, NR, false>(c, a, r, bk);
+        panel_rows::<T, MR, NR, false>(c, a, r, rows, bk);
     }
 }
 
@@ -87,20 +88,21 @@ fn panel_rows<T: Real, const MR: usize, const NR: usize, const FRESH: bool>(
     c: &mut [T],
     a: &[T],
     r: usize,
+    (lo, hi): (usize, usize),
     bk: impl Iterator<Item = [T; NR]> + Clone,
 ) {
-    let mut i0 = 0;
-    while i0 + MR <= r {
+    let mut i0 = lo;
+    while i0 + MR <= hi {
         let acc = block_n::<T, MR, NR, FRESH>(c, a, r, i0, bk.clone());
         store_block(c, r, i0, &acc);
         i0 += MR;
     }
-    while i0 + 4 <= r {
+    while i0 + 4 <= hi {
         let acc = block_n::<T, 4, NR, FRESH>(c, a, r, i0, bk.clone());
         store_block(c, r, i0, &acc);
         i0 += 4;
     }
-    while i0 < r {
+    while i0 < hi {
         let acc = block_n::<T, 1, NR, FRESH>(c, a, r, i0, bk.clone());
         store_block(c, r, i0, &acc);
         i0 += 1;
@@ -113,6 +115,20 @@ fn panel_rows<T: Real, const MR: usize, const NR: usize, const FRESH: bool>(
 /// entries) stays in cache while every column panel uses it.
 const KC: usize = 256;
 const KC_ABOVE: usize = 1 << 16;
+
+/// Bytes of `A` that [`mm_nn`] and [`mm_nt`] keep in the (L2) cache while
+/// every column panel of `C` uses them: the rows of a `k`-slice are taken
+/// `row_block` at a time. Blocking changes the order in which outputs are
+/// computed, never the order of any output's sum.
+const BLOCK_BYTES: usize = 192 * 1024;
+
+/// Rows of a `kc`-long slice of `A` that fit [`BLOCK_BYTES`]: a multiple of
+/// 48 (every row-block height `MR` divides it), at least 48.
+#[inline(always)]
+fn row_block<T>(kc: usize) -> usize {
+    let rows = BLOCK_BYTES / (kc.max(1) * core::mem::size_of::<T>()).max(1);
+    (rows / 48).max(1) * 48
+}
 
 /// The slice length of the inner index for an `r×k` `A`.
 #[inline(always)]
@@ -132,27 +148,33 @@ fn mm_nn_body<T: Real, const MR: usize>(c: &mut [T], a: &[T], b: &[T], r: usize,
         let kc = k_slice(r, k).min(k - k0);
         let a_k = a.get(k0 * r..(k0 + kc) * r).unwrap_or(&[]);
         let fresh = k0 == 0;
-        // Rows k0..k0+kc of the columns of B.
-        let mut bcols = b
-            .chunks_exact(k)
-            .map(|col| col.get(k0..k0 + kc).unwrap_or(&[]));
-        for c_panel in c.chunks_exact_mut(4 * r) {
-            let (Some(b0), Some(b1), Some(b2), Some(b3)) =
-                (bcols.next(), bcols.next(), bcols.next(), bcols.next())
-            else {
-                return;
-            };
-            let rows = b0
-                .iter()
-                .zip(b1)
-                .zip(b2)
-                .zip(b3)
-                .map(|(((&x0, &x1), &x2), &x3)| [x0, x1, x2, x3]);
-            panel_n::<T, MR, 4>(c_panel, fresh, a_k, r, rows);
-        }
-        let done = c.len() / (4 * r) * 4;
-        for (c_col, bcol) in c.chunks_exact_mut(r).skip(done).zip(bcols) {
-            panel_n::<T, MR, 1>(c_col, fresh, a_k, r, bcol.iter().map(|&x| [x]));
+        let mc = row_block::<T>(kc);
+        let mut lo = 0;
+        while lo < r {
+            let rows_ab = (lo, (lo + mc).min(r));
+            // Rows k0..k0+kc of the columns of B.
+            let mut bcols = b
+                .chunks_exact(k)
+                .map(|col| col.get(k0..k0 + kc).unwrap_or(&[]));
+            for c_panel in c.chunks_exact_mut(4 * r) {
+                let (Some(b0), Some(b1), Some(b2), Some(b3)) =
+                    (bcols.next(), bcols.next(), bcols.next(), bcols.next())
+                else {
+                    return;
+                };
+                let rows = b0
+                    .iter()
+                    .zip(b1)
+                    .zip(b2)
+                    .zip(b3)
+                    .map(|(((&x0, &x1), &x2), &x3)| [x0, x1, x2, x3]);
+                panel_n::<T, MR, 4>(c_panel, fresh, a_k, r, rows_ab, rows);
+            }
+            let done = c.len() / (4 * r) * 4;
+            for (c_col, bcol) in c.chunks_exact_mut(r).skip(done).zip(bcols) {
+                panel_n::<T, MR, 1>(c_col, fresh, a_k, r, rows_ab, bcol.iter().map(|&x| [x]));
+            }
+            lo = rows_ab.1;
         }
         k0 += kc;
     }
@@ -175,18 +197,24 @@ fn mm_nt_body<T: Real, const MR: usize>(c: &mut [T], a: &[T], b: &[T], r: usize,
             .get(k0 * cols..(k0 + kc) * cols)
             .unwrap_or(&[])
             .chunks_exact(cols);
-        let mut j0 = 0;
-        for c_panel in c.chunks_exact_mut(4 * r) {
-            let rows = bcols.clone().map(move |col| match col.get(j0..j0 + 4) {
-                Some(&[x0, x1, x2, x3]) => [x0, x1, x2, x3],
-                _ => [T::zero(); 4],
-            });
-            panel_n::<T, MR, 4>(c_panel, fresh, a_k, r, rows);
-            j0 += 4;
-        }
-        for (c_col, jj) in c.chunks_exact_mut(r).skip(j0).zip(j0..cols) {
-            let rows = bcols.clone().map(move |col| [rd(col, jj)]);
-            panel_n::<T, MR, 1>(c_col, fresh, a_k, r, rows);
+        let mc = row_block::<T>(kc);
+        let mut lo = 0;
+        while lo < r {
+            let rows_ab = (lo, (lo + mc).min(r));
+            let mut j0 = 0;
+            for c_panel in c.chunks_exact_mut(4 * r) {
+                let rows = bcols.clone().map(move |col| match col.get(j0..j0 + 4) {
+                    Some(&[x0, x1, x2, x3]) => [x0, x1, x2, x3],
+                    _ => [T::zero(); 4],
+                });
+                panel_n::<T, MR, 4>(c_panel, fresh, a_k, r, rows_ab, rows);
+                j0 += 4;
+            }
+            for (c_col, jj) in c.chunks_exact_mut(r).skip(j0).zip(j0..cols) {
+                let rows = bcols.clone().map(move |col| [rd(col, jj)]);
+                panel_n::<T, MR, 1>(c_col, fresh, a_k, r, rows_ab, rows);
+            }
+            lo = rows_ab.1;
         }
         k0 += kc;
     }
@@ -345,8 +373,9 @@ fn transpose_block<T: Real, const MI: usize, const KB: usize>(
 
 /// Body of [`mm_tn`]: for short columns (`k ≤ 64`, e.g. `B = W₁ᵀG` with
 /// `k = n`) row blocks of `MI` vectorized across outputs; otherwise, and for
-/// the last rows, blocks of 2×2 dot products (each column of `A` and `B`
-/// read once per block instead of once per output).
+/// the last rows, blocks of `NI×NJ` dot products (each column of `A` and `B`
+/// read once per block instead of once per output), over cache-sized
+/// groups of columns of `A`.
 #[inline(always)]
 fn mm_tn_body<T: Real, const MI: usize, const NI: usize, const NJ: usize>(
     c: &mut [T],
@@ -372,62 +401,75 @@ fn mm_tn_body<T: Real, const MI: usize, const NI: usize, const NJ: usize>(
         }
     }
     let cols = c.len() / r;
+    // Columns of A taken at a time so that they stay in the (L2) cache
+    // while every column of B meets them (a multiple of NI).
+    let ib = ((BLOCK_BYTES / (k.max(1) * core::mem::size_of::<T>()).max(1)) / NI).max(1) * NI;
+    let mut lo = i_start;
+    while lo < r {
+        let hi = (lo + ib).min(r);
+        tn_tiles::<T, NI, NJ>(c, a, b, r, k, (lo, hi), cols);
+        lo = hi;
+    }
+}
+
+/// Rows `lo..hi` of `C = AᵀB` (all `cols` columns) by blocks of `NI×NJ`
+/// dot products ([`block_tn`]), then narrower blocks at the edges: each
+/// output is [`dot`](super::dot)'s sum whatever the block.
+#[inline(always)]
+fn tn_tiles<T: Real, const NI: usize, const NJ: usize>(
+    c: &mut [T],
+    a: &[T],
+    b: &[T],
+    r: usize,
+    k: usize,
+    (lo, hi): (usize, usize),
+    cols: usize,
+) {
     let mut j0 = 0;
-    // Wide blocks first: NI·NJ independent eight-lane sums in registers.
-    if NJ > 2 || NI > 2 {
-        while j0 + NJ <= cols {
-            let bc: [&[T]; NJ] = core::array::from_fn(|q| col(b, j0 + q, k));
-            let mut i0 = i_start;
-            while i0 + NI <= r {
-                let acc = block_tn::<T, NI, NJ>(core::array::from_fn(|q| col(a, i0 + q, k)), bc);
-                for (jj, accj) in acc.iter().enumerate() {
-                    for (ii, &v) in accj.iter().enumerate() {
-                        wr(c, i0 + ii + (j0 + jj) * r, v);
-                    }
-                }
-                i0 += NI;
-            }
-            while i0 < r {
-                let acc = block_tn::<T, 1, NJ>([col(a, i0, k)], bc);
-                for (jj, &[v]) in acc.iter().enumerate() {
-                    wr(c, i0 + (j0 + jj) * r, v);
-                }
-                i0 += 1;
-            }
-            j0 += NJ;
+    while j0 + NJ <= cols {
+        let bc: [&[T]; NJ] = core::array::from_fn(|q| col(b, j0 + q, k));
+        let mut i0 = lo;
+        while i0 + NI <= hi {
+            let acc = block_tn::<T, NI, NJ>(core::array::from_fn(|q| col(a, i0 + q, k)), bc);
+            store_tn(c, r, i0, j0, &acc);
+            i0 += NI;
         }
+        while i0 < hi {
+            let acc = block_tn::<T, 1, NJ>([col(a, i0, k)], bc);
+            store_tn(c, r, i0, j0, &acc);
+            i0 += 1;
+        }
+        j0 += NJ;
     }
-    while j0 + 2 <= cols {
-        let bc = [col(b, j0, k), col(b, j0 + 1, k)];
-        let mut i0 = i_start;
-        while i0 + 2 <= r {
-            let [[c00, c10], [c01, c11]] =
-                block_tn::<T, 2, 2>([col(a, i0, k), col(a, i0 + 1, k)], bc);
-            wr(c, i0 + j0 * r, c00);
-            wr(c, i0 + 1 + j0 * r, c10);
-            wr(c, i0 + (j0 + 1) * r, c01);
-            wr(c, i0 + 1 + (j0 + 1) * r, c11);
-            i0 += 2;
-        }
-        if i0 < r {
-            let [[c0], [c1]] = block_tn::<T, 1, 2>([col(a, i0, k)], bc);
-            wr(c, i0 + j0 * r, c0);
-            wr(c, i0 + (j0 + 1) * r, c1);
-        }
-        j0 += 2;
-    }
-    if j0 < cols {
+    while j0 < cols {
         let bc = [col(b, j0, k)];
-        let mut i0 = i_start;
-        while i0 + 2 <= r {
-            let [[c0, c1]] = block_tn::<T, 2, 1>([col(a, i0, k), col(a, i0 + 1, k)], bc);
-            wr(c, i0 + j0 * r, c0);
-            wr(c, i0 + 1 + j0 * r, c1);
-            i0 += 2;
+        let mut i0 = lo;
+        while i0 + NI <= hi {
+            let acc = block_tn::<T, NI, 1>(core::array::from_fn(|q| col(a, i0 + q, k)), bc);
+            store_tn(c, r, i0, j0, &acc);
+            i0 += NI;
         }
-        if i0 < r {
-            let [[c0]] = block_tn::<T, 1, 1>([col(a, i0, k)], bc);
-            wr(c, i0 + j0 * r, c0);
+        while i0 < hi {
+            let acc = block_tn::<T, 1, 1>([col(a, i0, k)], bc);
+            store_tn(c, r, i0, j0, &acc);
+            i0 += 1;
+        }
+        j0 += 1;
+    }
+}
+
+/// Writes `acc[jj][ii]` to `C[i0 + ii, j0 + jj]`.
+#[inline(always)]
+fn store_tn<T: Real, const NI: usize, const NJ: usize>(
+    c: &mut [T],
+    r: usize,
+    i0: usize,
+    j0: usize,
+    acc: &[[T; NI]; NJ],
+) {
+    for (jj, accj) in acc.iter().enumerate() {
+        if let Some(dst) = c.get_mut(i0 + (j0 + jj) * r..i0 + NI + (j0 + jj) * r) {
+            dst.copy_from_slice(accj);
         }
     }
 }
