@@ -245,6 +245,7 @@ fn products_same_bits_at_every_level() {
             (13, 100, 11),
             (70, 130, 9),
             (9, 257, 14),
+            (300, 1000, 9),
         ] {
             let mut a = vec![0.0; r * k];
             let mut b = vec![0.0; k * c];
