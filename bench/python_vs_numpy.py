@@ -19,8 +19,9 @@ repetitions:
 
 The loss trajectories must agree to 1e-9 relative (as in compare.py).
 
-Usage: python3 bench/python_vs_numpy.py   (from the repository root, with the
-package installed: pip install ./python). BLAS is pinned to one thread.
+Usage: python3 bench/python_vs_numpy.py [n,m,h,N ...]   (from the repository
+root, with the package installed: pip install ./python); sizes given as
+arguments restrict the run to them. BLAS is pinned to one thread.
 Exit status 1 if a trajectory disagrees or a certificate was violated.
 """
 
@@ -70,7 +71,10 @@ def main():
                       "of which iterating", "call overhead", "ratio", "max rel dloss")))
     failed = False
     with tempfile.TemporaryDirectory(prefix="overlin-pybench-") as tmp:
+        wanted = set(sys.argv[1:])
         for (n, m, h, s), steps, reps in compare.SIZES:
+            if wanted and f"{n},{m},{h},{s}" not in wanted:
+                continue
             d = Path(tmp) / f"{n}x{m}x{h}x{s}"
             subprocess.run([str(exe), *map(str, (n, m, h, s, steps, 1)), str(d)], check=True,
                            capture_output=True)
