@@ -686,6 +686,90 @@ fn check_faults(target: Target) {
     }
 }
 
+/// `scripts/firmware.sh cost` (feature `step-cost`, QEMU `-icount shift=0`)
+/// measures what the READMEs say it does. This asserts no speed: under
+/// `-icount` the counts are a deterministic function of the code. It checks
+/// the instrument: the calibration loop of 2²¹ instructions takes 2²¹ ns of
+/// virtual time, i.e. 2²¹ / 62.5 ticks of the micro:bit's 16 MHz SysTick
+/// (so one instruction is one virtual nanosecond and the conversion to
+/// instructions is right), the counted runs are the logged runs (as many
+/// steps as the summary's iterations; records and summaries equal to the
+/// host's), and every step's count is positive and within min ≤ mean ≤ max.
+#[test]
+fn m0_step_cost_counts_the_instructions_of_the_certified_steps() {
+    let v = Variant {
+        name: "m0-cost",
+        target: Target::M0,
+        config: "small",
+        settings: &[],
+    };
+    let out = {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cmd = Command::new("bash");
+        cmd.arg(script())
+            .args(["cost", "m0", "--config", "small", "--timeout"])
+            .arg(QEMU_TIMEOUT_S.to_string())
+            .env_remove("CARGO_TARGET_DIR");
+        for key in SETTINGS {
+            cmd.env_remove(key);
+        }
+        cmd.output()
+            .unwrap_or_else(|e| panic!("cannot start bash {}: {e}", script().display()))
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        command_failure("firmware.sh cost m0", &out)
+    );
+    assert!(text.contains("RESULT ok exit=0"), "{text}");
+
+    let cal: Vec<u64> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("CAL "))
+        .unwrap_or_else(|| panic!("no CAL line in:\n{text}"))
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [ticks, insns] = cal[..] else {
+        panic!("malformed CAL line: {cal:?}");
+    };
+    assert_eq!(insns, 1 << 21, "calibration length");
+    // 62.5 instructions (ns) per tick at 16 MHz: |2·ticks·62.5 − 2·insns| ≤ 2·62.5.
+    assert!(
+        (ticks * 125).abs_diff(insns * 2) <= 125,
+        "{ticks} ticks for {insns} instructions: not 1 ns per instruction at 16 MHz"
+    );
+
+    let fw = parse_trajectory(&text);
+    let (host, _) = host_for(&v);
+    assert_identical(&v, &fw, &host);
+    for kind in RunKind::ALL {
+        let cost = fields(&text, &format!("COST {} ", kind.name()));
+        let iterations = u64::from(fw.summaries[&kind.code()][1]);
+        assert_eq!(
+            cost["steps"],
+            iterations,
+            "run {}: steps counted",
+            kind.name()
+        );
+        assert!(
+            0 < cost["min"] && cost["min"] <= cost["mean"] && cost["mean"] <= cost["max"],
+            "run {}: {cost:?}",
+            kind.name()
+        );
+        eprintln!(
+            "M0 small, run {}: {} certified steps, instructions per step mean {} (min {}, max {})",
+            kind.name(),
+            cost["steps"],
+            cost["mean"],
+            cost["min"],
+            cost["max"]
+        );
+    }
+}
+
 /// Versions of a package in a `Cargo.lock`.
 fn locked_versions(lock: &Path, name: &str) -> Vec<String> {
     let text = std::fs::read_to_string(lock)

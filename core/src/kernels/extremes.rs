@@ -3,6 +3,8 @@
 //! iteration from outside the spectrum ([`super::laguerre`]).
 
 use super::laguerre::{gather, laguerre, Pivots, ThreeTerm};
+// The dispatch macro names `simd::` only on x86-64.
+#[cfg(target_arch = "x86_64")]
 use super::simd;
 use super::tridiagonal::{tridiagonal, tridiagonal_small, Tridiagonal};
 use crate::scalar::{abs, Real};

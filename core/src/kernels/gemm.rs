@@ -12,7 +12,10 @@
 //! [`simd::level`]; `core/tests/kernels.rs` checks that every level gives the
 //! bits of the portable one.
 
-use super::{rd, simd, wr};
+// The dispatch macro names `simd::` only on x86-64.
+#[cfg(target_arch = "x86_64")]
+use super::simd;
+use super::{rd, wr};
 use crate::scalar::Real;
 
 /// `acc[j][i] = init[j][i] + Σ_kk a[i0 + i, kk] · b_kk[j]`, the products
