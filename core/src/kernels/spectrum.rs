@@ -10,6 +10,8 @@
 //! `−pivmin`), backward stable: each eigenvalue is found to the absolute
 //! accuracy `O(p ε ‖a‖)` that the input matrix carries from being formed.
 
+// The dispatch macro names `simd::` only on x86-64.
+#[cfg(target_arch = "x86_64")]
 use super::simd;
 use super::tridiagonal::{tridiagonal, Tridiagonal};
 use crate::scalar::{abs, max, min, Real};
