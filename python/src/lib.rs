@@ -13,6 +13,7 @@
 
 use std::time::{Duration, Instant};
 
+use numpy::ndarray::Array2;
 use numpy::{
     Element, IntoPyArray, PyArray1, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray,
     PyUntypedArrayMethods,
@@ -271,32 +272,17 @@ fn user_problem(
     Ok((problem, precision))
 }
 
-/// A matrix as a C-ordered NumPy array of the working precision.
+/// A matrix as a C-ordered NumPy array of the working precision (an `f32`
+/// problem's values are exact in `f64`, so the conversion back is exact).
 fn to_numpy<'py>(py: Python<'py>, m: &DMatrix<f64>, p: Precision) -> Bound<'py, PyAny> {
-    let (r, c) = m.shape();
-    let row_major = |f: &dyn Fn(f64) -> f64| -> Vec<f64> {
-        let mut v = Vec::with_capacity(r * c);
-        for i in 0..r {
-            for j in 0..c {
-                v.push(f(m[(i, j)]));
-            }
-        }
-        v
-    };
-    let flat = row_major(&|x| x);
+    let shape = m.shape();
     match p {
-        Precision::F64 => reshape(py, flat.into_pyarray(py).into_any(), r, c),
-        Precision::F32 => {
-            let v: Vec<f32> = flat.iter().map(|&x| x as f32).collect();
-            reshape(py, v.into_pyarray(py).into_any(), r, c)
-        }
-    }
-}
-
-fn reshape<'py>(_py: Python<'py>, a: Bound<'py, PyAny>, r: usize, c: usize) -> Bound<'py, PyAny> {
-    match a.call_method1("reshape", ((r, c),)) {
-        Ok(b) => b,
-        Err(_) => a,
+        Precision::F64 => Array2::from_shape_fn(shape, |(i, j)| m[(i, j)])
+            .into_pyarray(py)
+            .into_any(),
+        Precision::F32 => Array2::from_shape_fn(shape, |(i, j)| m[(i, j)] as f32)
+            .into_pyarray(py)
+            .into_any(),
     }
 }
 
