@@ -23,6 +23,11 @@ need() {
 need cargo "install Rust with rustup (https://rustup.rs)"
 need qemu-system-arm "apt-get install -y qemu-system-arm"
 need defmt-print "cargo install --locked defmt-print"
+need sbatch "apt-get install -y slurm-wlm munge (host/tests/slurm.rs starts a one-node cluster)"
+if [ ! -x /usr/sbin/munged ] || [ ! -x /usr/sbin/slurmctld ]; then
+  echo "test.sh: munged or slurmctld not found: apt-get install -y slurm-wlm munge" >&2
+  missing=1
+fi
 need python3 "apt-get install -y python3 python3-venv"
 if ! python3 -c 'import numpy, pytest, maturin, venv' >/dev/null 2>&1; then
   echo "test.sh: the Python package's tests need numpy, pytest and maturin: python3 -m pip install maturin pytest numpy" >&2
