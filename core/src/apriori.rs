@@ -22,9 +22,18 @@
 //! example `min(η_Local, η̄)`, since `φ_t` is concave with its maximum at or
 //! below the Local step (see `rules`, RateOptimal). Arbitrarily small steps
 //! keep the invariants but not the rate.
+//!
+//! The margin (THEORY §8.1): while the loss does not increase, the product
+//! stays within `√(2(L₀−L*)/μ)` of `W*`, so `σ_min(W₁W₂) ≥ p₀ =
+//! [σ_min(W*) − √(2(L₀−L*)/μ)]₊` and `α_t ≥ c p₀²/β_t ≥ c p₀²/β̄` (`c = 4`
+//! when `n = m`, else 1). The induction above keeps the loss from rising,
+//! so `ᾱ = max(α_imb(D₀) − δ, c p₀²/β̄)` serves as well: a balanced or
+//! small start close enough to a well-conditioned `W*` is certified by
+//! the margin alone. Applied at any iterate (THEORY §8.2) it certifies the
+//! rest of a run: see `Trainer::certificate_now`.
 
 use crate::imbalance::{beta_upper_bound, ImbalanceSummary};
-use crate::scalar::{abs, ln, ln_1p, max, min, sqrt, Real};
+use crate::scalar::{abs, ln, ln_1p, max, min, pos, sqrt, Real};
 
 /// What Theorem 2 needs at `t = 0`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -39,6 +48,66 @@ pub struct AprioriInputs<T> {
     pub gap0: T,
     /// Spectrum summary of `D₀`.
     pub imbalance: ImbalanceSummary<T>,
+    /// `σ_min(W*)`, the `min(n, m)`-th singular value (THEORY §8.1); 0
+    /// switches the margin term off (the imbalance-only certificate).
+    pub w_star_sigma_min: T,
+    /// Rows `n` of the product `W₁W₂`: with `m` it fixes the margin
+    /// constant `c` (4 when `n = m`, else 1) and the rounding allowance on
+    /// `σ_min(W*)`.
+    pub n: usize,
+    /// Columns `m` of the product `W₁W₂`.
+    pub m: usize,
+}
+
+impl<T: Real> AprioriInputs<T> {
+    /// The same inputs without the margin term (THEORY §8 as first stated):
+    /// what the imbalance alone certifies.
+    pub fn imbalance_only(&self) -> Self {
+        Self {
+            w_star_sigma_min: T::zero(),
+            ..*self
+        }
+    }
+
+    /// The margin constant `c` of THEORY §8.1: 4 when `n = m` (harmonic-mean
+    /// bound), else 1.
+    pub fn margin_constant(&self) -> T {
+        if self.n == self.m {
+            T::of(4.0)
+        } else {
+            T::one()
+        }
+    }
+
+    /// `μ σ_min(W*)²/2`: the gap `L − L*` must fall below it for the margin
+    /// `p₀` to be positive (THEORY §8.1).
+    pub fn margin_gap(&self) -> T {
+        T::of(0.5) * self.mu * self.w_star_sigma_min * self.w_star_sigma_min
+    }
+}
+
+/// Which lower bound on `α_t` made `ᾱ` positive (THEORY §8, §8.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AlphaSource {
+    /// `α_imb(D₀) − δ > 0`; the margin term is 0.
+    #[default]
+    Imbalance,
+    /// `c p₀²/β̄ > 0`; the imbalance term is not positive.
+    Margin,
+    /// Both terms are positive (`ᾱ` is the larger).
+    Both,
+}
+
+impl AlphaSource {
+    /// `imbalance|margin|both`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Imbalance => "imbalance",
+            Self::Margin => "margin",
+            Self::Both => "both",
+        }
+    }
 }
 
 /// A certificate valid for the whole run (THEORY §8).
@@ -49,7 +118,7 @@ pub struct AprioriCertificate<T> {
     pub eta_bar: T,
     /// Guaranteed rate `ρ̄`: `L_t − L* ≤ ρ̄ᵗ (L₀ − L*)`.
     pub rho_bar: T,
-    /// Lower bound `ᾱ` on every `α_t`.
+    /// Lower bound `ᾱ` on every `α_t`: the larger of the two terms below.
     pub alpha_bar: T,
     /// Upper bound `β̄` on every `β_t`.
     pub beta_bar: T,
@@ -57,6 +126,14 @@ pub struct AprioriCertificate<T> {
     pub k_bar: T,
     /// Total imbalance drift bound `δ`.
     pub delta: T,
+    /// The imbalance term `α_imb(D₀) − δ` (may be negative).
+    pub alpha_imbalance: T,
+    /// The margin term `c p₀²/β̄` (THEORY §8.1; 0 without a margin).
+    pub alpha_margin: T,
+    /// The margin `p₀ = [σ_min(W*) − √(2(L₀ − L*)/μ)]₊` used (0 when none).
+    pub p0: T,
+    /// Which term made `ᾱ` positive.
+    pub source: AlphaSource,
 }
 
 impl<T: Real> AprioriCertificate<T> {
@@ -92,16 +169,25 @@ impl<T: Real> AprioriCertificate<T> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum NoCertificate<T> {
-    /// `α_imb(D₀) = 0` (e.g. a balanced or spectral start): `ᾱ ≤ 0` for every `η̄`.
-    NoImbalanceMargin {
+    /// Neither term gives a margin (THEORY §8, §8.1): `α_imb(D₀) = 0` (e.g.
+    /// a balanced or spectral start) and `p₀ = 0` because the start is too
+    /// far from `W*` (`L₀ − L* ≥ μ σ_min(W*)²/2`) or `W*` is singular.
+    NoMargin {
         /// `α_imb(D₀)`.
         alpha_imb: T,
+        /// `L₀ − L*`.
+        gap0: T,
+        /// `μ σ_min(W*)²/2`: the gap must fall below it for a margin
+        /// (0 when `W*` is singular or `σ_min(W*)` was not given).
+        margin_gap: T,
     },
-    /// `α_imb(D₀) > 0` but the drift `δ` eats it for every consistent `η̄`.
-    /// In exact arithmetic every margin admits a small enough `η̄` (about
-    /// `min(α_imb/(L₀−L*), 2/(Kβ̄₀ + ḡ))/8` is always consistent), so from
-    /// [`apriori_certificate`] this only reports over- or underflow; from
-    /// [`certificate_for_step`] it means the given step is too large.
+    /// There is a margin but no consistent `η̄` keeps `ᾱ > 0` (the drift `δ`
+    /// eats the imbalance and there is no margin term to fall back on, or
+    /// `η̄K̄ ≥ 2`). In exact arithmetic every margin admits a small enough
+    /// `η̄` (about `min(α_imb/(L₀−L*), 2/(Kβ̄₀ + ḡ))/8` is always
+    /// consistent), so from [`apriori_certificate`] this only reports over-
+    /// or underflow; from [`certificate_for_step`] it means the given step
+    /// is too large.
     DriftExceedsMargin {
         /// `α_imb(D₀)`.
         alpha_imb: T,
@@ -116,11 +202,28 @@ pub enum NoCertificate<T> {
 impl<T: Real> core::fmt::Display for NoCertificate<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::NoImbalanceMargin { alpha_imb } => write!(
-                f,
-                "no a-priori certificate: the initial imbalance gives no margin \
-                 (alpha_imb(D0) = {alpha_imb}); balanced and spectral starts are outside Theorem 2"
-            ),
+            Self::NoMargin {
+                alpha_imb,
+                gap0,
+                margin_gap,
+            } => {
+                write!(
+                    f,
+                    "no a-priori certificate: the initial imbalance gives no margin \
+                     (alpha_imb(D0) = {alpha_imb}) and "
+                )?;
+                if *margin_gap > T::zero() {
+                    write!(
+                        f,
+                        "the start is too far from W* for the loss margin: L0 - L* = {gap0} \
+                         must fall below mu sigma_min(W*)^2/2 = {margin_gap} ({} times lower; \
+                         THEORY §8.1); a run may still get one later (certified-from step, §8.2)",
+                        *gap0 / *margin_gap
+                    )
+                } else {
+                    f.write_str("W* is singular (sigma_min(W*) = 0), so there is no loss margin (THEORY §8.1)")
+                }
+            }
             Self::DriftExceedsMargin { alpha_imb } => write!(
                 f,
                 "no a-priori certificate: the imbalance drift bound exceeds the margin \
@@ -136,8 +239,15 @@ impl<T: Real> core::fmt::Display for NoCertificate<T> {
 
 /// `α_imb(D₀)` at or below this many `ε·β̄₀` is indistinguishable from the
 /// rounding of the computed spectrum (and would give `ρ̄ = 1 − O(ε)`, i.e.
-/// no usable rate); it counts as no margin.
+/// no usable rate); it counts as no margin. Likewise a loss margin `p₀` at
+/// or below this many `ε‖W*‖₂`.
 const MARGIN_NOISE_UNITS: f64 = 1024.0;
+/// `σ_min(W*)²` comes from the eigenvalues of a computed Gram matrix of
+/// `W*`: forming it costs up to `γ_n min(n, m) σ₁²` in norm and a backward
+/// stable eigensolver `O(m ε σ₁²)` more, both below `(n + m)² ε σ₁²`. The
+/// margin uses `σ_min(W*)² − GRAM_UNITS (n + m)² ε ‖W*‖₂²`, a certain lower
+/// bound, so rounding cannot make a margin up.
+const GRAM_UNITS: f64 = 4.0;
 /// Newton iterations for the consistent `c` of one `η̄`.
 const FIXED_POINT_ITERS: usize = 100;
 /// Bisection steps for the largest feasible `η̄`.
@@ -156,9 +266,23 @@ struct Problem<T> {
     p_bar: T,
     l1: T,
     l2: T,
+    /// `α_imb(D₀)`, or 0 when at the rounding level.
     alpha_imb: T,
+    /// `c p₀²` (THEORY §8.1), 0 without a margin.
+    cp0sq: T,
+    /// `p₀`.
+    p0: T,
     /// `β̄` at `δ = 0`.
     beta0: T,
+}
+
+/// Which lower bound on `α_t` a search scores (the reported certificate
+/// always takes the larger of the two).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Term {
+    Imbalance,
+    Margin,
+    Larger,
 }
 
 impl<T: Real> Problem<T> {
@@ -241,9 +365,9 @@ impl<T: Real> Problem<T> {
         }
     }
 
-    /// The certificate of one candidate `η̄`, or `None` when it is not
-    /// consistent (`c ≥ 2` or `ᾱ ≤ 0`).
-    fn evaluate(&self, eta: T) -> Option<AprioriCertificate<T>> {
+    /// The certificate of one candidate `η̄` with `ᾱ` from `term`, or `None`
+    /// when it is not consistent (`c ≥ 2` or `ᾱ ≤ 0`).
+    fn evaluate(&self, eta: T, term: Term) -> Option<AprioriCertificate<T>> {
         if !(eta > T::zero() && eta.finite()) {
             return None;
         }
@@ -252,7 +376,18 @@ impl<T: Real> Problem<T> {
         if !(c < two && at.f <= c) {
             return None;
         }
-        let alpha_bar = self.alpha_imb - at.delta;
+        let alpha_imbalance = self.alpha_imb - at.delta;
+        // β̄ ≥ 2p̄ > 0 whenever there is a margin (p̄ ≥ ‖W*‖₂ > 0).
+        let alpha_margin = if self.cp0sq > T::zero() && at.beta_bar > T::zero() {
+            self.cp0sq / at.beta_bar
+        } else {
+            T::zero()
+        };
+        let alpha_bar = match term {
+            Term::Imbalance => alpha_imbalance,
+            Term::Margin => alpha_margin,
+            Term::Larger => max(alpha_imbalance, alpha_margin),
+        };
         if !(alpha_bar > T::zero()) {
             return None;
         }
@@ -260,6 +395,12 @@ impl<T: Real> Problem<T> {
         if !rho_bar.finite() {
             return None;
         }
+        let (imb, mar) = (alpha_imbalance > T::zero(), alpha_margin > T::zero());
+        let source = match (imb, mar) {
+            (true, true) => AlphaSource::Both,
+            (false, true) => AlphaSource::Margin,
+            _ => AlphaSource::Imbalance,
+        };
         Some(AprioriCertificate {
             eta_bar: eta,
             rho_bar,
@@ -267,6 +408,14 @@ impl<T: Real> Problem<T> {
             beta_bar: at.beta_bar,
             k_bar: at.k_bar,
             delta: at.delta,
+            alpha_imbalance,
+            alpha_margin,
+            p0: if self.cp0sq > T::zero() {
+                self.p0
+            } else {
+                T::zero()
+            },
+            source,
         })
     }
 }
@@ -303,6 +452,9 @@ fn problem_of<T: Real>(inputs: &AprioriInputs<T>) -> Result<Problem<T>, NoCertif
         w_star_spec,
         gap0,
         imbalance,
+        w_star_sigma_min,
+        n,
+        m,
     } = *inputs;
     let all_finite = [
         mu,
@@ -312,17 +464,21 @@ fn problem_of<T: Real>(inputs: &AprioriInputs<T>) -> Result<Problem<T>, NoCertif
         imbalance.alpha_imb,
         imbalance.lambda_max,
         imbalance.neg_lambda_max,
+        w_star_sigma_min,
     ]
     .iter()
     .all(|x| x.finite());
     let nonneg = w_star_spec >= T::zero()
         && imbalance.alpha_imb >= T::zero()
         && imbalance.lambda_max >= T::zero()
-        && imbalance.neg_lambda_max >= T::zero();
+        && imbalance.neg_lambda_max >= T::zero()
+        && w_star_sigma_min >= T::zero();
     // A spectrum summary has α_imb ≤ λ₁(D) + λ₁(−D) (exactly, as computed by
     // `imbalance::summarize`); one that does not is not a spectrum and would
-    // give ᾱ > β̄ and a negative ρ̄.
-    let consistent = imbalance.alpha_imb <= imbalance.lambda_max + imbalance.neg_lambda_max;
+    // give ᾱ > β̄ and a negative ρ̄. Likewise σ_min(W*) ≤ ‖W*‖₂ (both from
+    // one sorted spectrum in `linalg::matrix_norms`) keeps c p₀²/β̄ ≤ β̄.
+    let consistent = imbalance.alpha_imb <= imbalance.lambda_max + imbalance.neg_lambda_max
+        && w_star_sigma_min <= w_star_spec;
     if !(all_finite && nonneg && consistent && mu > T::zero() && k >= mu) {
         return Err(NoCertificate::InvalidInputs);
     }
@@ -331,18 +487,35 @@ fn problem_of<T: Real>(inputs: &AprioriInputs<T>) -> Result<Problem<T>, NoCertif
     }
     let two = T::of(2.0);
     let g_bar = sqrt(two * k * gap0);
-    let p_bar = w_star_spec + sqrt(two * gap0 / mu);
-    let (l1, l2, alpha_imb) = (
-        imbalance.lambda_max,
-        imbalance.neg_lambda_max,
-        imbalance.alpha_imb,
-    );
+    let radius = sqrt(two * gap0 / mu);
+    let p_bar = w_star_spec + radius;
+    let (l1, l2) = (imbalance.lambda_max, imbalance.neg_lambda_max);
     let beta0 = beta_upper_bound(l1, l2, p_bar);
     if !(g_bar.finite() && p_bar.finite() && beta0.finite()) {
         return Err(NoCertificate::InvalidInputs);
     }
-    if !(alpha_imb > T::of(MARGIN_NOISE_UNITS) * T::EPSILON * beta0) {
-        return Err(NoCertificate::NoImbalanceMargin { alpha_imb });
+    let noise = T::of(MARGIN_NOISE_UNITS) * T::EPSILON;
+    let alpha_imb = if imbalance.alpha_imb > noise * beta0 {
+        imbalance.alpha_imb
+    } else {
+        T::zero()
+    };
+    // p₀ from a certain lower bound on σ_min(W*) (see GRAM_UNITS).
+    let dims = T::of_usize(n.saturating_add(m));
+    let s_lo = sqrt(pos(w_star_sigma_min * w_star_sigma_min
+        - T::of(GRAM_UNITS) * dims * dims * T::EPSILON * w_star_spec * w_star_spec));
+    let p0 = pos(s_lo - radius);
+    let cp0sq = if p0 > noise * w_star_spec && p0.finite() {
+        inputs.margin_constant() * p0 * p0
+    } else {
+        T::zero()
+    };
+    if !(alpha_imb > T::zero() || cp0sq > T::zero()) {
+        return Err(NoCertificate::NoMargin {
+            alpha_imb: imbalance.alpha_imb,
+            gap0,
+            margin_gap: inputs.margin_gap(),
+        });
     }
     Ok(Problem {
         mu,
@@ -353,67 +526,85 @@ fn problem_of<T: Real>(inputs: &AprioriInputs<T>) -> Result<Problem<T>, NoCertif
         l1,
         l2,
         alpha_imb,
+        cp0sq,
+        p0,
         beta0,
     })
 }
 
-/// The certificate of Theorem 2 (THEORY §8) for one given maximal step
-/// `η̄ = eta_bar` (e.g. to certify a constant step a user chose), or why
-/// that step has none ([`NoCertificate::DriftExceedsMargin`] when it is not
-/// consistent).
+/// The certificate of Theorem 2 (THEORY §8, with the margin of §8.1) for
+/// one given maximal step `η̄ = eta_bar` (e.g. to certify a constant step a
+/// user chose), or why that step has none
+/// ([`NoCertificate::DriftExceedsMargin`] when it is not consistent).
 pub fn certificate_for_step<T: Real>(
     inputs: &AprioriInputs<T>,
     eta_bar: T,
 ) -> Result<AprioriCertificate<T>, NoCertificate<T>> {
     let problem = problem_of(inputs)?;
     problem
-        .evaluate(eta_bar)
+        .evaluate(eta_bar, Term::Larger)
+        .filter(|c| c.rho_bar < T::one())
         .ok_or(NoCertificate::DriftExceedsMargin {
-            alpha_imb: problem.alpha_imb,
+            alpha_imb: inputs.imbalance.alpha_imb,
         })
 }
 
-/// Finds the best consistent `η̄` (THEORY §8): the one with the smallest
-/// `ρ̄` among those with `η̄K̄ ≤ c < 2` and `ᾱ > 0`.
+/// Finds the best consistent `η̄` (THEORY §8, §8.1): the one with the
+/// smallest `ρ̄` among those with `η̄K̄ ≤ c < 2` and `ᾱ > 0`.
 ///
 /// With `ḡ = √(2K(L₀−L*))`, `p̄ = ‖W*‖₂ + √(2(L₀−L*)/μ)`, and for a
-/// candidate `η̄`: `δ = η̄(L₀−L*)/(1 − c/2)`, `ᾱ = α_imb(D₀) − δ`,
-/// `β̄` = the §7 bound at `l₁ + δ, l₂ + δ, p̄`, `K̄ = Kβ̄(1 + η̄ḡ/2)² + ḡ`,
-/// `ρ̄ = 1 − μᾱη̄(2 − η̄K̄)`. The consistent `c` of each `η̄` is found by
-/// monotone Newton (see `Problem::consistent_c`). Feasibility is monotone
-/// in `η̄` (`c` grows and `ᾱ` shrinks with it), so the largest feasible
-/// `η_max` is found by bisection on `(0, η_hi]`, where
-/// `η_hi = min(2/(Kβ̄₀ + ḡ), α_imb/(L₀−L*))` is infeasible and
-/// `η_hi/8` is provably feasible; then `ρ̄` is minimized over a grid of
-/// `(0, η_max]` and refined by golden section around the best grid point.
-/// About 150 candidate evaluations, each a few Newton steps.
+/// candidate `η̄`: `δ = η̄(L₀−L*)/(1 − c/2)`, `β̄` = the §7 bound at
+/// `l₁ + δ, l₂ + δ, p̄`, `ᾱ = max(α_imb(D₀) − δ, c p₀²/β̄)`,
+/// `K̄ = Kβ̄(1 + η̄ḡ/2)² + ḡ`, `ρ̄ = 1 − μᾱη̄(2 − η̄K̄)`. The consistent `c`
+/// of each `η̄` is found by monotone Newton (see `Problem::consistent_c`).
+///
+/// Since `ρ̄` with the larger term is the smaller of the two terms' `ρ̄`
+/// at every `η̄`, its minimum is the better of the two terms' minima; each
+/// is found on its own (where the term exists): feasibility is monotone in
+/// `η̄` (`c` grows and both terms shrink with it), so the largest feasible
+/// `η_max` is found by bisection on `(0, η_hi]`, where `η_hi = 2/(Kβ̄₀ + ḡ)`
+/// (and, for the imbalance term, at most `α_imb/(L₀−L*)`) is infeasible;
+/// then `ρ̄` is minimized over a grid of `(0, η_max]` and refined by golden
+/// section around the best grid point. About 150 candidate evaluations per
+/// term, each a few Newton steps; no allocation.
 pub fn apriori_certificate<T: Real>(
     inputs: &AprioriInputs<T>,
 ) -> Result<AprioriCertificate<T>, NoCertificate<T>> {
     let problem = problem_of(inputs)?;
-    let Problem {
-        k,
-        gap0,
-        g_bar,
-        alpha_imb,
-        beta0,
-        ..
-    } = problem;
     let two = T::of(2.0);
-    let drift = NoCertificate::DriftExceedsMargin { alpha_imb };
-    // Every feasible η̄ has η̄(Kβ̄₀ + ḡ) ≤ η̄K̄ < 2 and η̄(L₀−L*) ≤ δ < α_imb.
-    let eta_hi = min(two / (k * beta0 + g_bar), alpha_imb / gap0);
-    if !(eta_hi > T::zero() && eta_hi.finite()) {
-        return Err(drift);
+    let consistent_hi = two / (problem.k * problem.beta0 + problem.g_bar);
+    let mut best = None;
+    if problem.alpha_imb > T::zero() {
+        // Every feasible η̄ has η̄(L₀−L*) ≤ δ < α_imb.
+        let eta_hi = min(consistent_hi, problem.alpha_imb / problem.gap0);
+        best = better(best, search(&problem, Term::Imbalance, eta_hi));
     }
+    if problem.cp0sq > T::zero() {
+        best = better(best, search(&problem, Term::Margin, consistent_hi));
+    }
+    // A rate that rounds to 1 guarantees nothing (e.g. K so large that η̄
+    // underflows): that is the over/underflow case of DriftExceedsMargin.
+    best.filter(|c| c.rho_bar < T::one())
+        .ok_or(NoCertificate::DriftExceedsMargin {
+            alpha_imb: inputs.imbalance.alpha_imb,
+        })
+}
+
+/// The best `η̄` for the lower bound `term` on `(0, eta_hi]` (see
+/// [`apriori_certificate`]); the certificates it returns take the larger
+/// term at their `η̄`.
+fn search<T: Real>(problem: &Problem<T>, term: Term, eta_hi: T) -> Option<AprioriCertificate<T>> {
+    if !(eta_hi > T::zero() && eta_hi.finite()) {
+        return None;
+    }
+    let report = |eta: T| problem.evaluate(eta, Term::Larger);
     let mut best = None;
     let (mut lo, mut hi) = (T::zero(), eta_hi);
     for _ in 0..BISECT_ITERS {
         let mid = T::of(0.5) * (lo + hi);
-        let cert = problem.evaluate(mid);
-        if cert.is_some() {
+        if problem.evaluate(mid, term).is_some() {
             lo = mid;
-            best = better(best, cert);
+            best = better(best, report(mid));
         } else {
             hi = mid;
         }
@@ -423,22 +614,21 @@ pub fn apriori_certificate<T: Real>(
     }
     let eta_max = lo;
     if !(eta_max > T::zero()) {
-        return Err(drift);
+        return None;
     }
     // Grid on (0, η_max].
-    let rho_at = |eta: T| problem.evaluate(eta).map(|c| c.rho_bar);
+    let rho_at = |eta: T| problem.evaluate(eta, term).map(|c| c.rho_bar);
     let grid = |j: usize| eta_max * T::of_usize(j) / T::of_usize(GRID);
     let mut best_j = GRID;
     let mut best_rho = T::one();
     for j in 1..=GRID {
-        let cert = problem.evaluate(grid(j));
-        if let Some(c) = cert {
-            if c.rho_bar < best_rho {
-                best_rho = c.rho_bar;
+        if let Some(r) = rho_at(grid(j)) {
+            if r < best_rho {
+                best_rho = r;
                 best_j = j;
             }
+            best = better(best, report(grid(j)));
         }
-        best = better(best, cert);
     }
     // Golden section on [η_{j−1}, η_{j+1}] ∩ (0, η_max]; an infeasible
     // point counts as ρ̄ = +∞ there.
@@ -467,9 +657,6 @@ pub fn apriori_certificate<T: Real>(
             break;
         }
     }
-    best = better(best, problem.evaluate(x1));
-    best = better(best, problem.evaluate(x2));
-    // A rate that rounds to 1 guarantees nothing (e.g. K so large that η̄
-    // underflows): that is the over/underflow case of DriftExceedsMargin.
-    best.filter(|c| c.rho_bar < T::one()).ok_or(drift)
+    best = better(best, report(x1));
+    better(best, report(x2))
 }

@@ -7,7 +7,9 @@ use core::mem::MaybeUninit;
 
 use nalgebra::{DefaultAllocator, DimAdd, OMatrix, OVector, U1};
 
-use crate::apriori::{apriori_certificate, AprioriCertificate, AprioriInputs, NoCertificate};
+use crate::apriori::{
+    apriori_certificate, certificate_for_step, AprioriCertificate, AprioriInputs, NoCertificate,
+};
 use crate::certificate::{
     rounding_tolerance, CertificateTally, LocalConstants, StepCertificate, StepCheck,
 };
@@ -48,6 +50,13 @@ pub struct TrainerConfig<T> {
     /// Stop as `Stalled` after this many consecutive steps that do not
     /// improve the best gap beyond rounding (the precision floor).
     pub stall_window: usize,
+    /// Recompute the certificate of Theorem 2 at the current iterate every
+    /// this many steps (THEORY §8.2; 0 = never): the first iterate that has
+    /// one is the certified-from step `t_c`, and the rest of the run is
+    /// checked against its guarantee ([`AnytimeSummary`]). Costs one
+    /// imbalance spectrum and one monotone search; it never changes the
+    /// iterates.
+    pub anytime_every: usize,
 }
 
 impl<T: Real> Default for TrainerConfig<T> {
@@ -58,6 +67,7 @@ impl<T: Real> Default for TrainerConfig<T> {
             certify: true,
             imbalance_every: 0,
             stall_window: 20,
+            anytime_every: 0,
         }
     }
 }
@@ -134,6 +144,78 @@ pub struct StepRecord<T> {
     pub drift: T,
     /// Imbalance of the new iterate when it was computed at this step.
     pub imbalance: Option<ImbalanceSummary<T>>,
+    /// The certificate of Theorem 2 at iterate `t` (THEORY §8.2), when it
+    /// was recomputed before this step ([`TrainerConfig::anytime_every`]).
+    pub anytime: Option<AnytimeRecord<T>>,
+}
+
+/// A certificate computed at one iterate of a run (THEORY §8.2).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AnytimeRecord<T> {
+    /// The certificate for the rest of the run from this iterate, or why
+    /// there is none.
+    pub certificate: Result<AprioriCertificate<T>, NoCertificate<T>>,
+    /// `T_t(ε)`: further iterations after which `L − L* ≤ ε` is guaranteed
+    /// (`None` without a certificate or when it does not fit).
+    pub remaining: Option<u64>,
+}
+
+/// The guarantee of the certified-from step `t_c` and how the run kept it
+/// (THEORY §8, §8.2).
+///
+/// What is guaranteed: from `t_c` on, every step `η_s ≤ η̄` keeps
+/// `α_s ≥ ᾱ` and `β_s ≤ β̄`, and a step that also decreases at least as
+/// much as `η̄` would, `η_s(2 − η_sK_s(η_s)) ≥ η̄(2 − η̄K̄)` (a step equal to
+/// `η̄` always does), contracts the gap by `ρ̄`. Such steps are
+/// *qualifying*; while every step since `t_c` qualified, the gap must stay
+/// below the chained bound `B_{s+1} = ρ̄B_s + tol_s` (`B_{t_c} = L_{t_c} −
+/// L*`, `tol_s` the per-step rounding allowance of THEORY §11), which
+/// reaches `ε` plus the accumulated rounding after `T_{t_c}(ε)` steps. A
+/// gap above it is a violation (the run needed more iterations than
+/// guaranteed). The first step that does not qualify (e.g. a Local step,
+/// which is at least `1/K̄ ≥ η̄`) ends the checking: the guarantee is then
+/// about a different run and is reported as not applying. A later
+/// certificate whose total `t + T_t(ε)` is smaller is as valid and
+/// tighter: the chained bound then restarts from it (`B_t = L_t − L*`), so
+/// the check is always against the tightest guarantee known.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AnytimeSummary<T> {
+    /// `t_c`: the first checked iterate with a certificate.
+    pub certified_from: Option<usize>,
+    /// The certificate at `t_c`.
+    pub certificate: Option<AprioriCertificate<T>>,
+    /// `L_{t_c} − L*`.
+    pub gap_at: T,
+    /// `T_{t_c}(ε)`: guaranteed remaining iterations at `t_c`.
+    pub guaranteed_remaining: Option<u64>,
+    /// `t_c + T_{t_c}(ε)`: a guaranteed bound on the whole run's length.
+    pub guaranteed_total: Option<u64>,
+    /// The tightest guaranteed total `t + T_t(ε)` over the certificates
+    /// computed so far (each is a valid bound on its own, THEORY §8.2).
+    pub best_total: Option<u64>,
+    /// The iterate whose certificate gave [`Self::best_total`]; the chained
+    /// bound follows that certificate from there on.
+    pub best_from: Option<usize>,
+    /// The first step from `t_c` on that did not qualify (see above).
+    pub first_unqualified: Option<usize>,
+    /// Qualifying steps checked against the chained bound.
+    pub steps_checked: u32,
+    /// Steps whose next gap exceeded the chained bound.
+    pub violations: u32,
+    /// Largest gap / chained bound seen (at most 1 when the guarantee held).
+    pub worst_ratio: T,
+    /// Certificates computed during the run.
+    pub computed: u32,
+}
+
+impl<T: Real> AnytimeSummary<T> {
+    /// `true` when a guarantee exists and every step since `t_c` qualified,
+    /// so that the guarantee applies to this run.
+    pub fn applies(&self) -> bool {
+        self.certified_from.is_some() && self.first_unqualified.is_none()
+    }
 }
 
 /// Receives every step's record; return `false` to stop the run.
@@ -192,6 +274,8 @@ pub struct Summary<T> {
     pub apriori: Result<AprioriCertificate<T>, NoCertificate<T>>,
     /// Imbalance of the start.
     pub initial_imbalance: ImbalanceSummary<T>,
+    /// The certified-from step, its guarantee and its check (THEORY §8.2).
+    pub anytime: AnytimeSummary<T>,
 }
 
 /// Buffers of one iteration, created once.
@@ -471,6 +555,11 @@ where
     status: Status,
     summary_apriori: Result<AprioriCertificate<T>, NoCertificate<T>>,
     initial_imbalance: ImbalanceSummary<T>,
+    anytime: AnytimeSummary<T>,
+    /// The certificate the chained bound follows (the tightest so far).
+    anytime_cert: Option<AprioriCertificate<T>>,
+    /// The chained bound `B_t` of [`AnytimeSummary`] at the current iterate.
+    anytime_bound: T,
 }
 
 impl<T, N, H, M, L> Trainer<T, N, H, M, L>
@@ -595,6 +684,9 @@ where
             status: Status::Running,
             summary_apriori: Ok(AprioriCertificate::default()),
             initial_imbalance: ImbalanceSummary::default(),
+            anytime: AnytimeSummary::default(),
+            anytime_cert: None,
+            anytime_bound: T::zero(),
         }
     }
 
@@ -606,18 +698,12 @@ where
         let eval = self.loss.evaluate_with_gradient(&ws.p, &mut ws.g);
         let constants = *self.loss.constants();
         let initial_imbalance = imbalance_spectrum(&self.net, &mut ws.imbalance);
-        let apriori = apriori_certificate(&AprioriInputs {
-            mu: constants.mu,
-            k: constants.k,
-            w_star_spec: constants.w_star.spectral,
-            gap0: eval.gap,
-            imbalance: initial_imbalance,
-        });
         // ‖W₁W₂ − W*‖ for the rules defined by the start.
         let distance_to_target = sqrt(kernels::sum_sq_diff(
             ws.p.as_slice(),
             self.loss.minimizer().as_slice(),
         ));
+        let apriori = apriori_certificate(&self.inputs_at(eval.gap, initial_imbalance));
         let start = StartInfo {
             distance_to_target,
             constants,
@@ -653,6 +739,126 @@ where
             Tolerance::Relative(x) => x * self.initial_gap,
         };
         self.eval.gap <= target
+    }
+
+    /// The inputs of Theorem 2 with the given gap and imbalance as the start.
+    fn inputs_at(&self, gap: T, imbalance: ImbalanceSummary<T>) -> AprioriInputs<T> {
+        let c = self.loss.constants();
+        let (n, _, m) = self.net.shape();
+        AprioriInputs {
+            mu: c.mu,
+            k: c.k,
+            w_star_spec: c.w_star.spectral,
+            gap0: gap,
+            imbalance,
+            w_star_sigma_min: c.w_star.sigma_min,
+            n,
+            m,
+        }
+    }
+
+    /// The inputs of Theorem 2 with the current iterate as the start
+    /// (THEORY §8.2): its gap and the imbalance spectrum of its `D`
+    /// (computed here, `O(h(n+m)²)`, no allocation).
+    pub fn inputs_now(&mut self) -> AprioriInputs<T> {
+        let imbalance = imbalance_spectrum(&self.net, &mut self.ws.imbalance);
+        self.inputs_at(self.eval.gap, imbalance)
+    }
+
+    /// The certificate of Theorem 2 (with the margin of §8.1) for the rest
+    /// of the run from the current iterate (THEORY §8.2): GD has no memory,
+    /// so the current `W₁, W₂` serve as a start. One imbalance spectrum and
+    /// one monotone search; no allocation, and the iterates are untouched.
+    /// With it, [`AprioriCertificate::iterations_for`] at the current gap
+    /// gives `T_t(ε)`.
+    pub fn certificate_now(&mut self) -> Result<AprioriCertificate<T>, NoCertificate<T>> {
+        let inputs = self.inputs_now();
+        apriori_certificate(&inputs)
+    }
+
+    /// `ε` on the gap that [`TrainerConfig::tol`] means for this run.
+    fn tol_abs(&self) -> T {
+        match self.config.tol {
+            Tolerance::Absolute(x) => x,
+            Tolerance::Relative(x) => x * self.initial_gap,
+        }
+    }
+
+    /// The certificate at iterate `t` for [`TrainerConfig::anytime_every`]:
+    /// for a constant step, the one for that very step (then every step of
+    /// the run is exactly `η̄`); otherwise the best one.
+    fn anytime_now(&mut self) -> AnytimeRecord<T> {
+        let inputs = self.inputs_now();
+        let certificate = match self.rule.rule() {
+            StepRule::Constant(eta) => certificate_for_step(&inputs, eta),
+            _ => apriori_certificate(&inputs),
+        };
+        let remaining = certificate
+            .ok()
+            .and_then(|c| c.iterations_for(self.eval.gap, self.tol_abs()));
+        self.anytime.computed += 1;
+        if let Ok(c) = certificate {
+            let total = remaining.and_then(|r| r.checked_add(self.t as u64));
+            if self.anytime.certified_from.is_none() {
+                self.anytime.certified_from = Some(self.t);
+                self.anytime.certificate = Some(c);
+                self.anytime.gap_at = self.eval.gap;
+                self.anytime.guaranteed_remaining = remaining;
+                self.anytime.guaranteed_total = total;
+            }
+            let tighter = match (total, self.anytime.best_total) {
+                (Some(new), Some(old)) => new < old,
+                (new, None) => new.is_some() || self.anytime_cert.is_none(),
+                (None, Some(_)) => false,
+            };
+            if tighter {
+                self.anytime.best_total = total;
+                self.anytime.best_from = Some(self.t);
+                self.anytime_cert = Some(c);
+                self.anytime_bound = self.eval.gap;
+            }
+        }
+        AnytimeRecord {
+            certificate,
+            remaining,
+        }
+    }
+
+    /// Checks one step from `t_c` on against the guarantee of
+    /// [`AnytimeSummary`]: whether it qualified, then the chained bound.
+    fn check_anytime(&mut self, t: usize, eta: T, cert: &StepCertificate<T>, gap: T, next_gap: T) {
+        let Some(c) = self.anytime_cert else {
+            return;
+        };
+        if self.anytime.first_unqualified.is_some() {
+            return;
+        }
+        let two = T::of(2.0);
+        // The decrease of a step η is governed by η(2 − ηK_t(η)) (ρ_t =
+        // 1 − μα_t·that); a step equal to η̄ has at least η̄(2 − η̄K̄).
+        let phi_bar = c.eta_bar * (two - c.eta_bar * c.k_bar);
+        let qualifies = eta == c.eta_bar
+            || (eta <= c.eta_bar
+                && cert.k_t.finite()
+                && cert.k_t > T::zero()
+                && eta * (two - eta * cert.k_t) >= phi_bar);
+        if !qualifies {
+            self.anytime.first_unqualified = Some(t);
+            return;
+        }
+        let l_star = self.loss.constants().l_star;
+        let bound = c.rho_bar * self.anytime_bound + rounding_tolerance(gap, l_star);
+        self.anytime_bound = bound;
+        self.anytime.steps_checked += 1;
+        if !(next_gap <= bound) {
+            self.anytime.violations += 1;
+        }
+        if bound > T::zero() {
+            let r = next_gap / bound;
+            if r > self.anytime.worst_ratio || !r.finite() {
+                self.anytime.worst_ratio = r;
+            }
+        }
     }
 
     /// The current network.
@@ -796,6 +1002,13 @@ where
         if self.status.is_final() {
             return None;
         }
+        let anytime = if self.config.anytime_every > 0
+            && self.t.is_multiple_of(self.config.anytime_every)
+        {
+            Some(self.anytime_now())
+        } else {
+            None
+        };
         let (n, h, m) = self.net.shape();
         // A = G W₂ᵀ, B = W₁ᵀ G (THEORY §1).
         kernels::mm_nt(
@@ -901,6 +1114,7 @@ where
             }
         };
         let t = self.t;
+        self.check_anytime(t, eta, &cert, before.gap, self.eval.gap);
         self.t += 1;
         let imbalance = if self.config.imbalance_every > 0
             && self.t.is_multiple_of(self.config.imbalance_every)
@@ -924,6 +1138,7 @@ where
             next_gap: self.eval.gap,
             drift: self.drift,
             imbalance,
+            anytime,
         })
     }
 
@@ -997,6 +1212,7 @@ where
             tally: self.tally,
             apriori: self.summary_apriori,
             initial_imbalance: self.initial_imbalance,
+            anytime: self.anytime,
         }
     }
 

@@ -40,11 +40,16 @@ pub mod scalar;
 
 pub use nalgebra;
 
-pub use apriori::{apriori_certificate, AprioriCertificate, AprioriInputs, NoCertificate};
+pub use apriori::{
+    apriori_certificate, AlphaSource, AprioriCertificate, AprioriInputs, NoCertificate,
+};
 pub use certificate::{CertificateTally, LocalConstants, StepCertificate, StepCheck};
 pub use dims::NetAllocator;
 pub use error::ProblemError;
-pub use gd::{History, Observer, Status, StepRecord, Summary, Tolerance, Trainer, TrainerConfig};
+pub use gd::{
+    AnytimeRecord, AnytimeSummary, History, Observer, Status, StepRecord, Summary, Tolerance, Trainer,
+    TrainerConfig,
+};
 pub use imbalance::{imbalance_spectrum, ImbalanceSummary, ImbalanceWorkspace};
 pub use init::{spectral_balanced, Init, Rng};
 pub use loss::{

@@ -11,7 +11,7 @@
 )]
 
 use overlin_core::apriori::{
-    apriori_certificate, certificate_for_step, AprioriInputs, NoCertificate,
+    apriori_certificate, certificate_for_step, AlphaSource, AprioriInputs, NoCertificate,
 };
 use overlin_core::imbalance::{beta_upper_bound, ImbalanceSummary};
 use overlin_core::nalgebra::{DMatrix, Dyn};
@@ -27,9 +27,37 @@ fn gap_tol(gap: f64, l_star: f64) -> f64 {
     8.0 * EPS * (gap.abs() + l_star.abs() + 1.0)
 }
 
+/// The margin `c p₀²` of THEORY §8.1 recomputed here, with the code's
+/// rounding rules: `σ_min(W*)²` lowered by `4(n+m)²ε‖W*‖₂²` (the error of a
+/// Gram eigenvalue), and a `p₀` at or below `1024 ε ‖W*‖₂` counting as none.
+fn margin_cp0sq(inp: &AprioriInputs<f64>) -> f64 {
+    let d = (inp.n + inp.m) as f64;
+    let s2 = inp.w_star_sigma_min.powi(2) - 4.0 * d * d * EPS * inp.w_star_spec.powi(2);
+    let p0 = (s2.max(0.0).sqrt() - (2.0 * inp.gap0 / inp.mu).sqrt()).max(0.0);
+    let c = if inp.n == inp.m { 4.0 } else { 1.0 };
+    if p0 > 1024.0 * EPS * inp.w_star_spec {
+        c * p0 * p0
+    } else {
+        0.0
+    }
+}
+
+/// `α_imb(D₀)`, or 0 at the rounding level of the spectrum (`1024 ε β̄₀`).
+fn effective_alpha_imb(inp: &AprioriInputs<f64>) -> f64 {
+    let p_bar = inp.w_star_spec + (2.0 * inp.gap0 / inp.mu).sqrt();
+    let im = inp.imbalance;
+    let beta0 = beta_upper_bound(im.lambda_max, im.neg_lambda_max, p_bar);
+    if im.alpha_imb > 1024.0 * EPS * beta0 {
+        im.alpha_imb
+    } else {
+        0.0
+    }
+}
+
 /// Checks the certificate's numbers against THEORY §8 recomputed here:
-/// `ᾱ = α_imb − δ > 0`, `β̄` the §7 bound at `l + δ`, `K̄`, `η̄K̄ < 2`,
-/// `δ ≥ η̄(L₀−L*)/(1 − η̄K̄/2)` (the drift of a `c ≥ η̄K̄`), `ρ̄`.
+/// `ᾱ = max(α_imb − δ, c p₀²/β̄) > 0` (§8.1), `β̄` the §7 bound at `l + δ`,
+/// `K̄`, `η̄K̄ < 2`, `δ ≥ η̄(L₀−L*)/(1 − η̄K̄/2)` (the drift of a `c ≥ η̄K̄`),
+/// `ρ̄`, and the reported source of `ᾱ`.
 fn check_formulas(inp: &AprioriInputs<f64>, c: &AprioriCertificate<f64>) {
     let tol = 1e-13;
     let g_bar = (2.0 * inp.k * inp.gap0).sqrt();
@@ -37,9 +65,24 @@ fn check_formulas(inp: &AprioriInputs<f64>, c: &AprioriCertificate<f64>) {
     let im = inp.imbalance;
     assert!(c.eta_bar > 0.0);
     assert!(c.alpha_bar > 0.0);
-    assert!((c.alpha_bar - (im.alpha_imb - c.delta)).abs() <= tol * im.alpha_imb);
     let beta = beta_upper_bound(im.lambda_max + c.delta, im.neg_lambda_max + c.delta, p_bar);
     assert!((c.beta_bar - beta).abs() <= tol * beta);
+    let imb = effective_alpha_imb(inp) - c.delta;
+    let margin = margin_cp0sq(inp) / beta;
+    assert!((c.alpha_imbalance - imb).abs() <= tol * im.alpha_imb.max(c.delta));
+    assert!((c.alpha_margin - margin).abs() <= tol * margin);
+    let alpha = imb.max(margin);
+    assert!(
+        (c.alpha_bar - alpha).abs() <= tol * alpha.max(im.alpha_imb),
+        "alpha_bar {} vs {alpha}",
+        c.alpha_bar
+    );
+    let source = match (imb > 0.0, margin > 0.0) {
+        (true, true) => AlphaSource::Both,
+        (false, true) => AlphaSource::Margin,
+        _ => AlphaSource::Imbalance,
+    };
+    assert_eq!(c.source, source, "{c:?}");
     let f = 1.0 + c.eta_bar * g_bar / 2.0;
     let k_bar = inp.k * beta * f * f + g_bar;
     assert!((c.k_bar - k_bar).abs() <= tol * k_bar);
@@ -97,7 +140,8 @@ fn brute_force_rho(inp: &AprioriInputs<f64>, eta_hi: f64, points: usize) -> f64 
             continue;
         }
         let (k, delta) = kbar(c);
-        let alpha = im.alpha_imb - delta;
+        let beta = beta_upper_bound(im.lambda_max + delta, im.neg_lambda_max + delta, p_bar);
+        let alpha = (effective_alpha_imb(inp) - delta).max(margin_cp0sq(inp) / beta);
         if alpha <= 0.0 {
             continue;
         }
@@ -115,8 +159,10 @@ fn inputs() -> impl Strategy<Value = AprioriInputs<f64>> {
         -1.0f64..2.0,
         -1.0f64..2.0,
         0.0f64..1.0,
+        prop_oneof![Just(0.0f64), 0.0f64..1.0],
+        prop_oneof![Just((3usize, 3usize)), Just((2, 5)), Just((5, 2))],
     )
-        .prop_map(|(lmu, lk, ws, lgap, ll1, ll2, frac)| {
+        .prop_map(|(lmu, lk, ws, lgap, ll1, ll2, frac, smin, (n, m))| {
             let k = 10f64.powf(lk);
             let (l1, l2) = (10f64.powf(ll1), 10f64.powf(ll2));
             AprioriInputs {
@@ -129,6 +175,9 @@ fn inputs() -> impl Strategy<Value = AprioriInputs<f64>> {
                     neg_lambda_max: l2,
                     alpha_imb: frac * (l1 + l2),
                 },
+                w_star_sigma_min: smin * ws,
+                n,
+                m,
             }
         })
 }
@@ -147,14 +196,29 @@ proptest! {
                 let p_bar = inp.w_star_spec + (2.0 * inp.gap0 / inp.mu).sqrt();
                 let im = inp.imbalance;
                 let beta0 = beta_upper_bound(im.lambda_max, im.neg_lambda_max, p_bar);
-                let eta_hi = (2.0 / (inp.k * beta0 + g_bar)).min(im.alpha_imb / inp.gap0);
+                let mut eta_hi = 2.0 / (inp.k * beta0 + g_bar);
+                if margin_cp0sq(&inp) == 0.0 {
+                    eta_hi = eta_hi.min(im.alpha_imb / inp.gap0);
+                }
                 // Feasibility is monotone in η̄ (THEORY §8): every smaller step
-                // is certified too, and by the same formulas.
+                // is certified too, and by the same formulas; and at every
+                // step the margin-aware ᾱ is at least the imbalance-only one.
+                let imb_only = inp.imbalance_only();
                 for i in 1..=50 {
                     let eta = c.eta_bar * i as f64 / 50.0;
                     let ci = certificate_for_step(&inp, eta);
                     prop_assert!(ci.is_ok(), "eta {eta} <= eta_bar {} not certified: {ci:?}", c.eta_bar);
-                    check_formulas(&inp, &ci.unwrap());
+                    let ci = ci.unwrap();
+                    check_formulas(&inp, &ci);
+                    if let Ok(co) = certificate_for_step(&imb_only, eta) {
+                        prop_assert!(ci.alpha_bar >= co.alpha_bar && ci.rho_bar <= co.rho_bar,
+                            "margin-aware {ci:?} below imbalance-only {co:?}");
+                    }
+                }
+                // The best margin-aware rate is at least the imbalance-only one.
+                if let Ok(co) = apriori_certificate(&imb_only) {
+                    prop_assert!(c.rho_bar <= co.rho_bar * (1.0 + 1e-12),
+                        "margin-aware rho_bar {} > imbalance-only {}", c.rho_bar, co.rho_bar);
                 }
                 let brute = brute_force_rho(&inp, eta_hi, 2000);
                 prop_assert!(1.0 - c.rho_bar >= (1.0 - brute) * (1.0 - 1e-6),
@@ -169,8 +233,12 @@ proptest! {
                 let eta_hi = 2.0 / (inp.k * beta0 + g_bar);
                 prop_assert_eq!(brute_force_rho(&inp, eta_hi, 2000), 1.0);
             }
-            Err(NoCertificate::NoImbalanceMargin { alpha_imb }) => {
-                // Only a margin at the rounding level of the spectrum (1024 ε β̄₀).
+            Err(NoCertificate::NoMargin { alpha_imb, gap0, margin_gap }) => {
+                // No loss margin, and only an imbalance at the rounding level
+                // of the spectrum (1024 ε β̄₀).
+                prop_assert_eq!(margin_cp0sq(&inp), 0.0);
+                prop_assert_eq!(gap0, inp.gap0);
+                prop_assert_eq!(margin_gap, 0.5 * inp.mu * inp.w_star_sigma_min.powi(2));
                 let p_bar = inp.w_star_spec + (2.0 * inp.gap0 / inp.mu).sqrt();
                 let im = inp.imbalance;
                 let beta0 = beta_upper_bound(im.lambda_max, im.neg_lambda_max, p_bar);
@@ -196,6 +264,9 @@ fn no_sporadic_rejections() {
             neg_lambda_max: 5.871387879825916,
             alpha_imb: 4.68341676393247,
         },
+        w_star_sigma_min: 0.0,
+        n: 3,
+        m: 2,
     };
     for i in 0..=400 {
         let eta = 0.14 + 0.02 * i as f64 / 400.0;
@@ -219,6 +290,9 @@ fn reasons() {
             neg_lambda_max: 0.5,
             alpha_imb: 2.0,
         },
+        w_star_sigma_min: 0.0,
+        n: 3,
+        m: 2,
     };
     assert!(apriori_certificate(&base).is_ok());
     let no_margin = AprioriInputs {
@@ -230,7 +304,11 @@ fn reasons() {
     };
     assert_eq!(
         apriori_certificate(&no_margin),
-        Err(NoCertificate::NoImbalanceMargin { alpha_imb: 0.0 })
+        Err(NoCertificate::NoMargin {
+            alpha_imb: 0.0,
+            gap0: 0.3,
+            margin_gap: 0.0
+        })
     );
     // A margin at the rounding level of the spectrum counts as none.
     let noise = AprioriInputs {
@@ -242,7 +320,11 @@ fn reasons() {
     };
     assert_eq!(
         apriori_certificate(&noise),
-        Err(NoCertificate::NoImbalanceMargin { alpha_imb: 1e-15 })
+        Err(NoCertificate::NoMargin {
+            alpha_imb: 1e-15,
+            gap0: 0.3,
+            margin_gap: 0.0
+        })
     );
     assert_eq!(
         apriori_certificate(&AprioriInputs { gap0: 0.0, ..base }),
@@ -291,7 +373,11 @@ fn reasons() {
     );
     assert_eq!(certificate_for_step(&tiny, c.eta_bar), Ok(c));
     for e in [
-        NoCertificate::NoImbalanceMargin { alpha_imb: 0.0 },
+        NoCertificate::NoMargin {
+            alpha_imb: 0.0,
+            gap0: 1.0,
+            margin_gap: 0.5,
+        },
         NoCertificate::DriftExceedsMargin { alpha_imb: 1.0 },
         NoCertificate::AtMinimum,
         NoCertificate::InvalidInputs,
@@ -491,6 +577,9 @@ fn theorem2_holds_on_real_runs() {
                         w_star_spec: c.w_star.spectral,
                         gap0,
                         imbalance: probe.summary().initial_imbalance,
+                        w_star_sigma_min: c.w_star.sigma_min,
+                        n,
+                        m,
                     },
                     &cert,
                 );
@@ -509,6 +598,7 @@ fn theorem2_holds_on_real_runs() {
                     tol: Tolerance::Absolute(eps),
                     imbalance_every: 1,
                     stall_window: 0,
+                    anytime_every: 7,
                     ..Default::default()
                 };
                 let mut tr = Trainer::new(
@@ -561,6 +651,15 @@ fn theorem2_holds_on_real_runs() {
                 assert!(s.iterations <= t_eps, "{} > T(eps) = {t_eps}", s.iterations);
                 assert_eq!(s.tally.violations, 0);
                 assert_eq!(s.tally.imbalance_violations, 0);
+                // The anytime check (THEORY §8.2) certifies from t = 0 with the
+                // run's own step, every step qualifies, and the bound held.
+                let a = s.anytime;
+                assert_eq!(a.certified_from, Some(0));
+                assert!(a.applies(), "{a:?}");
+                assert_eq!(a.certificate, Some(cert));
+                assert_eq!(a.violations, 0, "{a:?}");
+                assert_eq!(a.steps_checked as usize, s.iterations);
+                assert!(s.iterations as u64 <= a.guaranteed_total.unwrap());
                 worst_use = worst_use.max(s.iterations as f64 / t_eps as f64);
 
                 // Local clipped to η̄, by hand.
@@ -585,8 +684,8 @@ fn theorem2_holds_on_real_runs() {
     );
 }
 
-/// A balanced (spectral) start has `D₀ = 0`: no a-priori certificate, for
-/// the stated reason; GD still runs certified a posteriori (THEORY §8).
+/// A balanced (spectral) start far from `W*` has `D₀ = 0` and no loss
+/// margin: no a-priori certificate, for the stated reason; GD still runs certified a posteriori (THEORY §8).
 #[test]
 fn spectral_start_has_no_margin() {
     for &(n, h, m) in &[(3, 8, 2), (2, 8, 3), (3, 3, 3), (4, 12, 2)] {
@@ -605,8 +704,11 @@ fn spectral_start_has_no_margin() {
         )
         .unwrap();
         let s = tr.run(&mut ());
+        // A random target: far from W*, so no loss margin either; the
+        // reason says how far (THEORY §8.1).
         assert!(
-            matches!(s.apriori, Err(NoCertificate::NoImbalanceMargin { .. })),
+            matches!(s.apriori, Err(NoCertificate::NoMargin { gap0, margin_gap, .. })
+                if gap0 >= margin_gap && margin_gap > 0.0),
             "{:?}: {:?} (imbalance {:?})",
             (n, h, m),
             s.apriori,
@@ -629,6 +731,9 @@ fn f32_agrees_with_f64() {
             neg_lambda_max: 0.5,
             alpha_imb: 2.0,
         },
+        w_star_sigma_min: 0.0,
+        n: 3,
+        m: 2,
     };
     let c64 = apriori_certificate(&base).unwrap();
     let c32 = apriori_certificate(&AprioriInputs {
@@ -641,6 +746,9 @@ fn f32_agrees_with_f64() {
             neg_lambda_max: 0.5,
             alpha_imb: 2.0,
         },
+        w_star_sigma_min: 0.0,
+        n: 3,
+        m: 2,
     })
     .unwrap();
     assert!(

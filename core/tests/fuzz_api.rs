@@ -466,9 +466,10 @@ fn config<T: Real>() -> BoxedStrategy<TrainerConfig<T>> {
         prop_oneof![4 => Just(true), 1 => Just(false)],
         0usize..=3,
         0usize..=4,
+        0usize..=3,
     )
         .prop_map(
-            |(max_iters, tol, rel, certify, imbalance_every, stall_window)| TrainerConfig {
+            |(max_iters, tol, rel, certify, imbalance_every, stall_window, anytime_every)| TrainerConfig {
                 max_iters,
                 tol: if rel {
                     Tolerance::Relative(T::of(tol))
@@ -478,6 +479,7 @@ fn config<T: Real>() -> BoxedStrategy<TrainerConfig<T>> {
                 certify,
                 imbalance_every,
                 stall_window,
+                anytime_every,
             },
         )
         .boxed()
@@ -1382,6 +1384,9 @@ fn scalar_run<T: Real>(c: &ScalarCase) -> Res {
             w_star_spec: x(3),
             gap0: x(11),
             imbalance,
+            w_star_sigma_min: x(4),
+            n: c.rank,
+            m: c.kind as usize,
         };
         match apriori_certificate(&inputs) {
             Ok(cert) => {
@@ -1402,6 +1407,7 @@ fn scalar_run<T: Real>(c: &ScalarCase) -> Res {
         beta_bar: x(3),
         k_bar: x(4),
         delta: x(5),
+        ..AprioriCertificate::default()
     };
     let _ = any.iterations_for(x(6), x(7));
     Ok(())

@@ -89,6 +89,9 @@ fn assert_steps_do_not_allocate<L: Loss<f64, Dyn, Dyn>>(
     let cfg = TrainerConfig {
         max_iters: 60,
         imbalance_every: 7,
+        // The certificate from the current iterate (THEORY §8.2) is part
+        // of the step when asked for: it must not allocate either.
+        anytime_every: 3,
         ..Default::default()
     };
     let mut tr = Trainer::new(net, loss, rule, cfg).unwrap();

@@ -225,6 +225,12 @@ struct RunCli {
     /// Steps without progress before status `stalled`.
     #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
     stall_window: usize,
+    /// Recompute the a-priori certificate at the current iterate every K
+    /// steps (THEORY §8.2; 0 = never): reports the certified-from step and a
+    /// guaranteed total, and checks the run against it. One imbalance
+    /// spectrum and one monotone search, about one step's work.
+    #[arg(long, value_name = "K", default_value_t = overlin::problem::DEFAULT_ANYTIME_EVERY, allow_negative_numbers = true)]
+    anytime_every: usize,
     /// Overwrite an existing --csv file.
     #[arg(long)]
     force: bool,
@@ -269,6 +275,7 @@ fn dispatch(cli: Cli) -> overlin::Result<i32> {
                 imbalance_every: r.imbalance_every,
                 stall_window: r.stall_window,
                 keep_records: false,
+                anytime_every: r.anytime_every,
             };
             overlin::cmd_run::run(&overlin::cmd_run::RunArgs {
                 problem: r.problem.spec(),

@@ -326,6 +326,12 @@ pub const DEFAULT_H: usize = 64;
 /// Default `samples`.
 pub const DEFAULT_SAMPLES: usize = 200;
 
+/// Default of `overlin run --anytime-every`: the certificate from the
+/// current iterate (THEORY §8.2) costs about one step, so every 10 steps
+/// adds about a tenth to a run and resolves the certified-from step to 10
+/// iterations.
+pub const DEFAULT_ANYTIME_EVERY: usize = 10;
+
 /// How to train.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -347,6 +353,9 @@ pub struct RunSpec {
     pub stall_window: usize,
     /// Keep every [`Record`] in [`RunResult::records`].
     pub keep_records: bool,
+    /// Recompute the certificate of Theorem 2 at the current iterate every
+    /// this many steps (THEORY §8.2; 0 = never).
+    pub anytime_every: usize,
 }
 
 impl Default for RunSpec {
@@ -360,6 +369,7 @@ impl Default for RunSpec {
             imbalance_every: 0,
             stall_window: 20,
             keep_records: false,
+            anytime_every: 0,
         }
     }
 }
@@ -1554,6 +1564,7 @@ fn config<T: Real>(run: &RunSpec) -> TrainerConfig<T> {
         certify: run.certify,
         imbalance_every: run.imbalance_every,
         stall_window: run.stall_window,
+        anytime_every: run.anytime_every,
     }
 }
 
@@ -1697,6 +1708,7 @@ fn start_and_apriori<T: Real>(p: &Typed<T>, tol: f64) -> Result<(StartConstants,
         certify: true,
         imbalance_every: 0,
         stall_window: 0,
+        anytime_every: 0,
     };
     let mut trainer = Trainer::new(p.start.clone(), p.loss.clone(), StepRule::Local, cfg)?;
     let before = trainer.summary();

@@ -85,6 +85,7 @@ pub fn endless<T: Real>(certify: bool) -> TrainerConfig<T> {
         certify,
         imbalance_every: 0,
         stall_window: 0,
+        anytime_every: 0,
     }
 }
 

@@ -152,6 +152,7 @@ pub fn run_spec(iters: usize, rel_tol: f64, keep_records: bool) -> RunSpec {
         imbalance_every: 10,
         stall_window: 20,
         keep_records,
+        anytime_every: 0,
     }
 }
 
