@@ -148,6 +148,7 @@ fn runs_for<T: Real>(c: &mut Criterion, ty: &str) {
             certify: true,
             imbalance_every: 10,
             stall_window: 0,
+            anytime_every: 0,
         };
         g.bench_function(BenchmarkId::new("dyn", label(&p)), |b| {
             b.iter(|| {

@@ -475,10 +475,8 @@ fn problem_of<T: Real>(inputs: &AprioriInputs<T>) -> Result<Problem<T>, NoCertif
         && w_star_sigma_min >= T::zero();
     // A spectrum summary has α_imb ≤ λ₁(D) + λ₁(−D) (exactly, as computed by
     // `imbalance::summarize`); one that does not is not a spectrum and would
-    // give ᾱ > β̄ and a negative ρ̄. Likewise σ_min(W*) ≤ ‖W*‖₂ (both from
-    // one sorted spectrum in `linalg::matrix_norms`) keeps c p₀²/β̄ ≤ β̄.
-    let consistent = imbalance.alpha_imb <= imbalance.lambda_max + imbalance.neg_lambda_max
-        && w_star_sigma_min <= w_star_spec;
+    // give ᾱ > β̄ and a negative ρ̄.
+    let consistent = imbalance.alpha_imb <= imbalance.lambda_max + imbalance.neg_lambda_max;
     if !(all_finite && nonneg && consistent && mu > T::zero() && k >= mu) {
         return Err(NoCertificate::InvalidInputs);
     }
@@ -500,10 +498,18 @@ fn problem_of<T: Real>(inputs: &AprioriInputs<T>) -> Result<Problem<T>, NoCertif
     } else {
         T::zero()
     };
-    // p₀ from a certain lower bound on σ_min(W*) (see GRAM_UNITS).
+    // p₀ from a certain lower bound on σ_min(W*) (see GRAM_UNITS), at most
+    // ‖W*‖₂ (two computed eigenvalues may be a rounding apart in the wrong
+    // order), which keeps c p₀²/β̄ ≤ 4p̄²/(2p̄) ≤ β̄ and ρ̄ ≥ 0.
     let dims = T::of_usize(n.saturating_add(m));
-    let s_lo = sqrt(pos(w_star_sigma_min * w_star_sigma_min
-        - T::of(GRAM_UNITS) * dims * dims * T::EPSILON * w_star_spec * w_star_spec));
+    let s_min = min(w_star_sigma_min, w_star_spec);
+    let s_lo = sqrt(pos(s_min * s_min
+        - T::of(GRAM_UNITS)
+            * dims
+            * dims
+            * T::EPSILON
+            * w_star_spec
+            * w_star_spec));
     let p0 = pos(s_lo - radius);
     let cp0sq = if p0 > noise * w_star_spec && p0.finite() {
         inputs.margin_constant() * p0 * p0

@@ -256,13 +256,20 @@ impl FirmwareConfig {
     }
 }
 
+/// The certificate from the current iterate (THEORY §8.2) is recomputed
+/// every this many steps: the certified-from step `t_c` and its guarantee
+/// are part of the summary the firmware logs.
+pub const ANYTIME_EVERY: usize = 10;
+
 /// Stop rule of the experiment: 200 iterations or a `10⁻⁶` relative gap,
-/// every step certified.
+/// every step certified, the certificate from the iterate every
+/// [`ANYTIME_EVERY`] steps.
 pub fn trainer_config<T: Real>() -> TrainerConfig<T> {
     TrainerConfig {
         max_iters: MAX_ITERS,
         tol: Tolerance::Relative(T::of(RELATIVE_TOLERANCE)),
         certify: true,
+        anytime_every: ANYTIME_EVERY,
         ..TrainerConfig::default()
     }
 }
@@ -418,12 +425,18 @@ pub fn status_code(s: &Status) -> u32 {
 }
 
 /// Number of words in an encoded summary.
-pub const SUMMARY_WORDS: usize = 18;
+pub const SUMMARY_WORDS: usize = 22;
+
+/// `u32::MAX` for "none" in a summary word.
+pub const NONE_WORD: u32 = u32::MAX;
 
 /// A run's summary as words of bits: `status, iterations, L₀ − L*, final gap,
 /// final loss, steps checked, contraction steps, violations, worst ratio,
 /// a-priori (1 = certificate, 0 = none), η̄, ρ̄, ᾱ, β̄, K̄, δ, a-priori
-/// checks, a-priori violations` (the last two from an [`AprioriTracker`]).
+/// checks, a-priori violations` (those two from an [`AprioriTracker`]),
+/// then the certificate from the iterate (THEORY §8.2): `t_c, guaranteed
+/// total t_c + T_{t_c}(ε)` ([`NONE_WORD`] when none), `steps checked
+/// against it, its violations`.
 pub fn summary_words(s: &Summary<f32>, tracker: &AprioriTracker<f32>) -> [u32; SUMMARY_WORDS] {
     let (has, c) = match s.apriori {
         Ok(c) => (1, c),
@@ -448,14 +461,25 @@ pub fn summary_words(s: &Summary<f32>, tracker: &AprioriTracker<f32>) -> [u32; S
         c.delta.to_bits(),
         tracker.checked,
         tracker.violations,
+        s.anytime
+            .certified_from
+            .map_or(NONE_WORD, |t| u32::try_from(t).unwrap_or(NONE_WORD)),
+        s.anytime
+            .guaranteed_total
+            .map_or(NONE_WORD, |t| u32::try_from(t).unwrap_or(NONE_WORD)),
+        s.anytime.steps_checked,
+        s.anytime.violations,
     ]
 }
 
 /// `true` when a run may count as a success: it converged, every per-step
-/// certificate and imbalance check held, and so did the a-priori bound
-/// wherever it applied.
+/// certificate and imbalance check held, and so did the a-priori bound and
+/// the guarantee from the certified-from step wherever they applied.
 pub fn run_succeeded<T: Real>(s: &Summary<T>, tracker: &AprioriTracker<T>) -> bool {
-    s.status == Status::Converged && s.tally.all_held() && tracker.violations == 0
+    s.status == Status::Converged
+        && s.tally.all_held()
+        && tracker.violations == 0
+        && s.anytime.violations == 0
 }
 
 /// Why a run gave no step, for the log (when the status is
@@ -506,6 +530,8 @@ mod tests {
                 .unwrap();
             let (s, t) = run_logged(&mut tr, &config, |_| {});
             assert!(run_succeeded(&s, &t), "small {kind:?}: {s:?}");
+            // The QEMU test expects a certified-from step in every run.
+            assert!(s.anytime.certified_from.is_some(), "small {kind:?}: {s:?}");
             let mut tr =
                 firmware_trainer::<{ large::S }, { large::N }, { large::H }, { large::M }>(
                     &config, kind,
@@ -513,6 +539,7 @@ mod tests {
                 .unwrap();
             let (s, t) = run_logged(&mut tr, &config, |_| {});
             assert!(run_succeeded(&s, &t), "large {kind:?}: {s:?}");
+            assert!(s.anytime.certified_from.is_some(), "large {kind:?}: {s:?}");
         }
     }
 

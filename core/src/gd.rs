@@ -1002,13 +1002,12 @@ where
         if self.status.is_final() {
             return None;
         }
-        let anytime = if self.config.anytime_every > 0
-            && self.t.is_multiple_of(self.config.anytime_every)
-        {
-            Some(self.anytime_now())
-        } else {
-            None
-        };
+        let anytime =
+            if self.config.anytime_every > 0 && self.t.is_multiple_of(self.config.anytime_every) {
+                Some(self.anytime_now())
+            } else {
+                None
+            };
         let (n, h, m) = self.net.shape();
         // A = G W₂ᵀ, B = W₁ᵀ G (THEORY §1).
         kernels::mm_nt(

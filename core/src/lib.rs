@@ -47,8 +47,8 @@ pub use certificate::{CertificateTally, LocalConstants, StepCertificate, StepChe
 pub use dims::NetAllocator;
 pub use error::ProblemError;
 pub use gd::{
-    AnytimeRecord, AnytimeSummary, History, Observer, Status, StepRecord, Summary, Tolerance, Trainer,
-    TrainerConfig,
+    AnytimeRecord, AnytimeSummary, History, Observer, Status, StepRecord, Summary, Tolerance,
+    Trainer, TrainerConfig,
 };
 pub use imbalance::{imbalance_spectrum, ImbalanceSummary, ImbalanceWorkspace};
 pub use init::{spectral_balanced, Init, Rng};

@@ -32,7 +32,8 @@ fn gap_tol(gap: f64, l_star: f64) -> f64 {
 /// Gram eigenvalue), and a `p₀` at or below `1024 ε ‖W*‖₂` counting as none.
 fn margin_cp0sq(inp: &AprioriInputs<f64>) -> f64 {
     let d = (inp.n + inp.m) as f64;
-    let s2 = inp.w_star_sigma_min.powi(2) - 4.0 * d * d * EPS * inp.w_star_spec.powi(2);
+    let s2 = inp.w_star_sigma_min.min(inp.w_star_spec).powi(2)
+        - 4.0 * d * d * EPS * inp.w_star_spec.powi(2);
     let p0 = (s2.max(0.0).sqrt() - (2.0 * inp.gap0 / inp.mu).sqrt()).max(0.0);
     let c = if inp.n == inp.m { 4.0 } else { 1.0 };
     if p0 > 1024.0 * EPS * inp.w_star_spec {

@@ -469,17 +469,19 @@ fn config<T: Real>() -> BoxedStrategy<TrainerConfig<T>> {
         0usize..=3,
     )
         .prop_map(
-            |(max_iters, tol, rel, certify, imbalance_every, stall_window, anytime_every)| TrainerConfig {
-                max_iters,
-                tol: if rel {
-                    Tolerance::Relative(T::of(tol))
-                } else {
-                    Tolerance::Absolute(T::of(tol))
-                },
-                certify,
-                imbalance_every,
-                stall_window,
-                anytime_every,
+            |(max_iters, tol, rel, certify, imbalance_every, stall_window, anytime_every)| {
+                TrainerConfig {
+                    max_iters,
+                    tol: if rel {
+                        Tolerance::Relative(T::of(tol))
+                    } else {
+                        Tolerance::Absolute(T::of(tol))
+                    },
+                    certify,
+                    imbalance_every,
+                    stall_window,
+                    anytime_every,
+                }
             },
         )
         .boxed()

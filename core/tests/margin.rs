@@ -111,7 +111,11 @@ impl Loss<f64, Dyn, Dyn> for AnyLoss {
     fn evaluate(&mut self, w: &DMatrix<f64>) -> Evaluation<f64> {
         each!(self, l => l.evaluate(w))
     }
-    fn evaluate_with_gradient(&mut self, w: &DMatrix<f64>, g: &mut DMatrix<f64>) -> Evaluation<f64> {
+    fn evaluate_with_gradient(
+        &mut self,
+        w: &DMatrix<f64>,
+        g: &mut DMatrix<f64>,
+    ) -> Evaluation<f64> {
         each!(self, l => l.evaluate_with_gradient(w, g))
     }
 }
@@ -148,7 +152,11 @@ impl Loss<f64, Dyn, Dyn> for FalseMu {
     fn evaluate(&mut self, w: &DMatrix<f64>) -> Evaluation<f64> {
         self.loss.evaluate(w)
     }
-    fn evaluate_with_gradient(&mut self, w: &DMatrix<f64>, g: &mut DMatrix<f64>) -> Evaluation<f64> {
+    fn evaluate_with_gradient(
+        &mut self,
+        w: &DMatrix<f64>,
+        g: &mut DMatrix<f64>,
+    ) -> Evaluation<f64> {
         self.loss.evaluate_with_gradient(w, g)
     }
 }
@@ -266,7 +274,10 @@ fn margin_lower_bound_holds_along_runs() {
             if softmax_singular(name, n, m) {
                 // Ridge softmax has W* 1 = 0 (the logits are shift
                 // invariant), so σ_min(W*) = 0 when n ≥ m: no margin.
-                assert!(s_star <= 1e-6 * c.w_star.spectral, "{name}: sigma_min(W*) = {s_star}");
+                assert!(
+                    s_star <= 1e-6 * c.w_star.spectral,
+                    "{name}: sigma_min(W*) = {s_star}"
+                );
                 assert_eq!(margin_here, 0);
                 continue;
             }
@@ -343,8 +354,16 @@ fn margin_certificate_holds_on_balanced_starts() {
                     let (alpha, beta) = alpha_beta(&tr.net().w1, &tr.net().w2);
                     let tol = 16.0 * h as f64 * EPS * cert.beta_bar;
                     let t = tr.iterations();
-                    assert!(alpha >= cert.alpha_bar - tol, "{name} {start} t={t}: alpha {alpha} < {}", cert.alpha_bar);
-                    assert!(beta <= cert.beta_bar + tol, "{name} {start} t={t}: beta {beta} > {}", cert.beta_bar);
+                    assert!(
+                        alpha >= cert.alpha_bar - tol,
+                        "{name} {start} t={t}: alpha {alpha} < {}",
+                        cert.alpha_bar
+                    );
+                    assert!(
+                        beta <= cert.beta_bar + tol,
+                        "{name} {start} t={t}: beta {beta} > {}",
+                        cert.beta_bar
+                    );
                     let gap = tr.evaluation().gap;
                     assert!(
                         gap <= power * gap0 + 8.0 * EPS * (gap + l_star.abs()),
@@ -394,7 +413,8 @@ fn certified_from_step_bounds_the_run() {
                     anytime_every: 4,
                     ..Default::default()
                 };
-                let mut local = Trainer::new(net.clone(), loss.clone(), StepRule::Local, cfg).unwrap();
+                let mut local =
+                    Trainer::new(net.clone(), loss.clone(), StepRule::Local, cfg).unwrap();
                 let sl = local.run(&mut ());
                 assert_eq!(sl.status, Status::Converged, "{name} {start}: {sl:?}");
                 let Some(tc) = sl.anytime.certified_from else {
@@ -479,14 +499,9 @@ fn false_constants_break_the_anytime_guarantee() {
                 .unwrap()
                 .run(&mut ());
             assert_eq!(honest.anytime.violations, 0, "{name}: {:?}", honest.anytime);
-            let s = Trainer::new(
-                net,
-                FalseMu::new(loss, 10.0),
-                StepRule::Constant(eta),
-                cfg,
-            )
-            .unwrap()
-            .run(&mut ());
+            let s = Trainer::new(net, FalseMu::new(loss, 10.0), StepRule::Constant(eta), cfg)
+                .unwrap()
+                .run(&mut ());
             assert!(s.anytime.certified_from.is_some(), "{name} {:?}", (n, h, m));
             if name == "squared" || name == "sensing" {
                 cases += 1;

@@ -215,6 +215,26 @@ fn run() -> i32 {
             ),
             Err(why) => defmt::println!("run {=str}: no a-priori certificate: {}", kind.name(), why),
         }
+        match summary.anytime.certified_from {
+            Some(tc) => defmt::println!(
+                "run {=str}: certified from step {=usize} (every {=usize} steps): guaranteed total {=u64}; {=u32} steps checked against it, {=u32} violations{=str}",
+                kind.name(),
+                tc,
+                embedded::ANYTIME_EVERY,
+                summary.anytime.guaranteed_total.unwrap_or(u64::MAX),
+                summary.anytime.steps_checked,
+                summary.anytime.violations,
+                if summary.anytime.applies() {
+                    ""
+                } else {
+                    " (a later step exceeded eta_bar; the rest is not covered)"
+                }
+            ),
+            None => defmt::println!(
+                "run {=str}: no certificate at any checked iterate",
+                kind.name()
+            ),
+        }
         if let Some(why) = embedded::unavailable_reason(&summary.status) {
             defmt::error!(
                 "run {=str}: the step rule gives no step: {}",

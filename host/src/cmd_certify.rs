@@ -9,6 +9,32 @@ fn opt(x: Option<f64>) -> String {
     x.map(|v| format!("{v:.6e}")).unwrap_or_else(|| "-".into())
 }
 
+/// The loss margin of THEORY §8.1 at the start: `p₀` and the gap it
+/// needs, or how far the start is from having one.
+fn margin_line(c: &CertifyResult) -> String {
+    let k = &c.constants;
+    let g = c.start.gap0;
+    let mg = c.apriori.margin_gap;
+    let head = format!(
+        "  loss margin        sigma_min(W*)={:.6e}  needs L0 - L* < mu sigma_min(W*)^2/2 = {:.6e} (THEORY §8.1)\n",
+        k.w_star_sigma_min, mg
+    );
+    let p0 = (k.w_star_sigma_min - (2.0 * g / k.mu).sqrt()).max(0.0);
+    head + &if mg <= 0.0 {
+        "                     none: W* is singular\n".to_string()
+    } else if g < mg {
+        format!(
+            "                     p0 = sigma_min(W*) - sqrt(2(L0-L*)/mu) = {p0:.6e} > 0 (L0 - L* is {:.3} of the threshold)\n",
+            g / mg
+        )
+    } else {
+        format!(
+            "                     none: L0 - L* = {g:.6e} is {:.3e} times the threshold; the loss must fall below it\n",
+            g / mg
+        )
+    }
+}
+
 /// Human-readable certificate.
 pub fn format_certificate(c: &CertifyResult) -> String {
     let z = c.sizes;
@@ -41,11 +67,26 @@ pub fn format_certificate(c: &CertifyResult) -> String {
         "  imbalance D0: lambda_max={:.6e} lambda_max(-D)={:.6e} alpha_imb={:.6e}\n",
         s0.lambda_max, s0.neg_lambda_max, s0.alpha_imb
     );
-    s += "\na-priori certificate (THEORY §8)\n";
+    s += &margin_line(c);
+    s += "\na-priori certificate (THEORY §8, margin §8.1)\n";
     if a.certified {
         s += &format!("  eta_bar            {}\n", opt(a.eta_bar));
         s += &format!("  rho_bar            {}\n", opt(a.rho_bar));
-        s += &format!("  alpha_bar          {}\n", opt(a.alpha_bar));
+        s += &format!(
+            "  alpha_bar          {}  = max(imbalance term, margin term), positive by: {}\n",
+            opt(a.alpha_bar),
+            a.alpha_source.as_deref().unwrap_or("-")
+        );
+        s += &format!(
+            "    imbalance term   {}  alpha_imb(D0) - delta\n",
+            opt(a.alpha_imbalance)
+        );
+        s += &format!(
+            "    margin term      {}  c p0^2/beta_bar with c = {}, p0 = {}\n",
+            opt(a.alpha_margin),
+            a.margin_c,
+            opt(a.p0)
+        );
         s += &format!("  beta_bar           {}\n", opt(a.beta_bar));
         s += &format!("  K_bar              {}\n", opt(a.k_bar));
         s += &format!("  delta (drift)      {}\n", opt(a.delta));

@@ -60,11 +60,15 @@ pub fn report_violations(res: &RunResult, first: &[Record]) {
     }
     eprintln!(
         "!!! CERTIFICATE VIOLATED: {} of {} checked steps broke their bound (worst measured/bound ratio {:.6}); \
-         {} Lemma 3 imbalance violations. This is a bug or a false bound: please report it.",
+         {} Lemma 3 imbalance violations; {} of {} steps broke the guarantee from the certified-from step \
+         (worst gap/bound {:.6}). This is a bug or a false bound: please report it.",
         res.tally.violations,
         res.tally.steps_checked,
         res.tally.worst_ratio,
-        res.tally.imbalance_violations
+        res.tally.imbalance_violations,
+        res.anytime.anytime_violations,
+        res.anytime.anytime_steps_checked,
+        res.anytime.anytime_worst_ratio
     );
     for r in first {
         eprintln!(
@@ -126,6 +130,69 @@ pub fn format_summary(res: &RunResult) -> String {
             a.reason.as_deref().unwrap_or("unknown")
         );
     }
+    s += &format_anytime(res);
+    s
+}
+
+/// The certified-from step and its guarantee (THEORY §8.2), one or two lines.
+pub fn format_anytime(res: &RunResult) -> String {
+    let a = &res.anytime;
+    if a.anytime_every == 0 {
+        return "anytime      off (--anytime-every 0)\n".into();
+    }
+    let Some(tc) = a.certified_from else {
+        return format!(
+            "anytime      no certificate at any checked iterate (every {} steps, {} computed): {}\n",
+            a.anytime_every,
+            a.anytime_computed,
+            a.anytime_last_reason.as_deref().unwrap_or("-")
+        );
+    };
+    let total = a
+        .guaranteed_total
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "-".into());
+    let mut s = format!(
+        "anytime      certified from step {tc} (checked every {} steps): guaranteed remaining {} \
+         guaranteed total {total} (eta_bar={} rho_bar={}, alpha_bar by {})\n",
+        a.anytime_every,
+        a.guaranteed_remaining
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".into()),
+        opt(a.anytime_eta_bar),
+        opt(a.anytime_rho_bar),
+        a.anytime_alpha_source.as_deref().unwrap_or("-"),
+    );
+    let used = match a.guaranteed_total {
+        Some(t) if res.status == "converged" && (res.iterations as u64) <= t => {
+            format!("the run used {} iterations, within it", res.iterations)
+        }
+        Some(_) if res.status == "converged" => {
+            format!("the run used {} iterations, more than it", res.iterations)
+        }
+        _ => format!(
+            "the run stopped after {} iterations ({})",
+            res.iterations, res.status
+        ),
+    };
+    s += &if a.anytime_applies {
+        format!(
+            "             {used}; every step from {tc} on was within eta_bar with at least its decrease, \
+             so the guarantee applies and was checked on {} steps: {} violations (worst gap/bound {:.6})\n",
+            a.anytime_steps_checked, a.anytime_violations, a.anytime_worst_ratio
+        )
+    } else {
+        format!(
+            "             {used}; the guarantee is for steps eta_t = eta_bar (or within eta_bar with at least \
+             its decrease): step {} was not, so it does not cover this run (rule {}); {} steps checked before, {} violations\n",
+            a.anytime_first_unqualified
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into()),
+            res.rule,
+            a.anytime_steps_checked,
+            a.anytime_violations
+        )
+    };
     s
 }
 

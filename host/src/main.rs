@@ -29,7 +29,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Reproduce the paper's standard experiments (E1-E6): CSVs, SVG plots, summary.json, report.html.
+    /// Reproduce the standard experiments (E1-E6, and E7: guarantees from any iterate): CSVs, SVG plots, summary.json, report.html.
     #[command(after_help = EXIT_CODES)]
     Reproduce(ReproduceCli),
     /// One training run with a certificate at every step.

@@ -440,10 +440,15 @@ pub struct Record {
     pub eta_k_t: f64,
     /// Whether Theorem 1 applied at this step.
     pub contraction_applies: bool,
+    /// `T_t(ε)`: further iterations guaranteed by the certificate computed
+    /// at this iterate (THEORY §8.2), when one was computed and exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_eps: Option<u64>,
 }
 
-/// The CSV header of [`Record`] (issue 3).
-pub const CSV_HEADER: [&str; 13] = [
+/// The CSV header of [`Record`] (issue 3); `t_eps` is `T_t(ε)` where a
+/// certificate from the iterate was computed (THEORY §8.2), else empty.
+pub const CSV_HEADER: [&str; 14] = [
     "t",
     "loss",
     "gap",
@@ -457,6 +462,7 @@ pub const CSV_HEADER: [&str; 13] = [
     "ratio",
     "holds",
     "drift",
+    "t_eps",
 ];
 
 impl Record {
@@ -479,11 +485,12 @@ impl Record {
             bound_ratio: r.check.bound_ratio.to_f64(),
             eta_k_t: r.cert.eta_k_t.to_f64(),
             contraction_applies: r.cert.contraction_applies,
+            t_eps: r.anytime.and_then(|a| a.remaining),
         }
     }
 
-    /// The 13 CSV fields, formatted with full precision (`{:e}` round-trips).
-    pub fn csv_fields(&self) -> [String; 13] {
+    /// The 14 CSV fields, formatted with full precision (`{:e}` round-trips).
+    pub fn csv_fields(&self) -> [String; 14] {
         let f = |x: f64| format!("{x:e}");
         [
             self.t.to_string(),
@@ -499,6 +506,7 @@ impl Record {
             f(self.ratio),
             (self.holds as u8).to_string(),
             f(self.drift),
+            self.t_eps.map(|v| v.to_string()).unwrap_or_default(),
         ]
     }
 }
@@ -564,6 +572,24 @@ pub struct Apriori {
     pub tol: f64,
     /// Why no certificate exists.
     pub reason: Option<String>,
+    /// The imbalance term `α_imb(D₀) − δ` of `ᾱ` (THEORY §8).
+    #[serde(default)]
+    pub alpha_imbalance: Option<f64>,
+    /// The margin term `c p₀²/β̄` of `ᾱ` (THEORY §8.1).
+    #[serde(default)]
+    pub alpha_margin: Option<f64>,
+    /// The margin `p₀ = [σ_min(W*) − √(2(L₀ − L*)/μ)]₊` used.
+    #[serde(default)]
+    pub p0: Option<f64>,
+    /// Which term made `ᾱ` positive: `imbalance|margin|both`.
+    #[serde(default)]
+    pub alpha_source: Option<String>,
+    /// `μ σ_min(W*)²/2`: the gap must be below it for a loss margin.
+    #[serde(default)]
+    pub margin_gap: f64,
+    /// The constant `c` of the margin term (4 when `n = m`, else 1).
+    #[serde(default)]
+    pub margin_c: f64,
 }
 
 impl Apriori {
@@ -571,8 +597,10 @@ impl Apriori {
         a: &std::result::Result<AprioriCertificate<T>, NoCertificate<T>>,
         gap0: T,
         tol: T,
+        margin: (f64, f64),
     ) -> Self {
-        match a {
+        let (margin_gap, margin_c) = margin;
+        let base = match a {
             Ok(c) => Self {
                 certified: true,
                 eta_bar: Some(c.eta_bar.to_f64()),
@@ -584,6 +612,11 @@ impl Apriori {
                 iterations_to_tol: c.iterations_for(gap0, tol),
                 tol: tol.to_f64(),
                 reason: None,
+                alpha_imbalance: Some(c.alpha_imbalance.to_f64()),
+                alpha_margin: Some(c.alpha_margin.to_f64()),
+                p0: Some(c.p0.to_f64()),
+                alpha_source: Some(c.source.name().into()),
+                ..Self::default()
             },
             Err(why) => Self {
                 certified: false,
@@ -591,6 +624,83 @@ impl Apriori {
                 reason: Some(why.to_string()),
                 ..Self::default()
             },
+        };
+        Self {
+            margin_gap,
+            margin_c,
+            ..base
+        }
+    }
+}
+
+/// `(μ σ_min(W*)²/2, c)` of THEORY §8.1 for a loss with these constants
+/// and an `n×m` product.
+fn margin_of<T: Real>(c: &LossConstants<T>, s: Sizes) -> (f64, f64) {
+    let (mu, smin) = (c.mu.to_f64(), c.w_star.sigma_min.to_f64());
+    (0.5 * mu * smin * smin, if s.n == s.m { 4.0 } else { 1.0 })
+}
+
+/// The certificate from the iterate (THEORY §8.2) of a run: the
+/// certified-from step `t_c`, its guarantee, and how the run kept it
+/// ([`overlin_core::AnytimeSummary`]). The first three keys are the ones
+/// the JSON promises: `certified_from`, `guaranteed_remaining`,
+/// `guaranteed_total`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Anytime {
+    /// `t_c`: the first checked iterate with a certificate.
+    pub certified_from: Option<usize>,
+    /// `T_{t_c}(ε)`: iterations guaranteed after `t_c`.
+    pub guaranteed_remaining: Option<u64>,
+    /// `t_c + T_{t_c}(ε)`: a guaranteed bound on the run's length.
+    pub guaranteed_total: Option<u64>,
+    /// The certificate was recomputed every this many steps (0 = never).
+    pub anytime_every: usize,
+    /// Certificates computed.
+    pub anytime_computed: u32,
+    /// `η̄` of the certificate at `t_c`.
+    pub anytime_eta_bar: Option<f64>,
+    /// `ρ̄` of the certificate at `t_c`.
+    pub anytime_rho_bar: Option<f64>,
+    /// Which term made its `ᾱ` positive (`imbalance|margin|both`).
+    pub anytime_alpha_source: Option<String>,
+    /// Every step from `t_c` on qualified (at most `η̄`, and a decrease at
+    /// least that of `η̄`), so the guarantee applies to this run.
+    pub anytime_applies: bool,
+    /// The first step from `t_c` on that did not qualify.
+    pub anytime_first_unqualified: Option<usize>,
+    /// Steps checked against the chained bound.
+    pub anytime_steps_checked: u32,
+    /// Steps whose gap broke the chained bound (counted as violations).
+    pub anytime_violations: u32,
+    /// Largest gap / chained bound (≤ 1 when the guarantee held).
+    pub anytime_worst_ratio: f64,
+    /// The tightest guaranteed total `t + T_t(ε)` over the run.
+    pub anytime_best_total: Option<u64>,
+    /// The iterate that gave it.
+    pub anytime_best_from: Option<usize>,
+    /// Why the last certificate computed before `t_c` (or at all) did not exist.
+    pub anytime_last_reason: Option<String>,
+}
+
+impl Anytime {
+    fn from_core<T: Real>(a: &overlin_core::AnytimeSummary<T>, every: usize) -> Self {
+        Self {
+            certified_from: a.certified_from,
+            guaranteed_remaining: a.guaranteed_remaining,
+            guaranteed_total: a.guaranteed_total,
+            anytime_every: every,
+            anytime_computed: a.computed,
+            anytime_eta_bar: a.certificate.map(|c| c.eta_bar.to_f64()),
+            anytime_rho_bar: a.certificate.map(|c| c.rho_bar.to_f64()),
+            anytime_alpha_source: a.certificate.map(|c| c.source.name().to_string()),
+            anytime_applies: a.applies(),
+            anytime_first_unqualified: a.first_unqualified,
+            anytime_steps_checked: a.steps_checked,
+            anytime_violations: a.violations,
+            anytime_worst_ratio: a.worst_ratio.to_f64(),
+            anytime_best_total: a.best_total,
+            anytime_best_from: a.best_from,
+            anytime_last_reason: None,
         }
     }
 }
@@ -701,6 +811,10 @@ pub struct RunResult {
     pub tally: Tally,
     /// A-priori certificate at the start.
     pub apriori: Apriori,
+    /// Certificates from the iterates (THEORY §8.2): `certified_from`,
+    /// `guaranteed_remaining`, `guaranteed_total` and their check.
+    #[serde(flatten)]
+    pub anytime: Anytime,
     /// Resolved sizes.
     pub sizes: Sizes,
     /// `μ, K, L*, ‖W*‖₂`.
@@ -723,9 +837,12 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// `true` when some certificate (per-step or Lemma 3) was violated.
+    /// `true` when some certificate (per-step, Lemma 3, or the guarantee
+    /// from the certified-from step) was violated.
     pub fn violated(&self) -> bool {
-        self.tally.violations > 0 || self.tally.imbalance_violations > 0
+        self.tally.violations > 0
+            || self.tally.imbalance_violations > 0
+            || self.anytime.anytime_violations > 0
     }
 
     /// The exit code this result maps to (see [`crate::exit`]).
@@ -1619,11 +1736,26 @@ fn run_typed<T: Real>(
 ) -> Result<(RunResult, FinalWeights)> {
     let rule = parse_rule::<T>(&run.rule)?;
     let loss = CheckedMu::new(&p.loss, mu_factor);
+    let (n, m) = p.loss.minimizer().shape();
+    let sizes = Sizes {
+        n,
+        m,
+        ..Sizes::default()
+    };
     let mut trainer = Trainer::new(p.start.clone(), loss, rule, config::<T>(run))?;
     let mut records = run.keep_records.then(Vec::new);
     let mut alpha0_beta0: Option<(f64, f64)> = None;
+    let mut last_reason: Option<String> = None;
+    let mut certified = false;
     let started = Instant::now();
     let summary: Summary<T> = trainer.run(&mut |r: &StepRecord<T>| {
+        if let Some(a) = r.anytime {
+            match a.certificate {
+                Ok(_) => certified = true,
+                Err(why) if !certified => last_reason = Some(why.to_string()),
+                Err(_) => {}
+            }
+        }
         let rec = Record::from_core(r);
         if alpha0_beta0.is_none() {
             alpha0_beta0 = Some((rec.alpha, rec.beta));
@@ -1682,7 +1814,16 @@ fn run_typed<T: Real>(
                 imbalance_checks: t.imbalance_checks,
                 imbalance_violations: t.imbalance_violations,
             },
-            apriori: Apriori::from_core(&summary.apriori, summary.initial_gap, T::of(tol_abs)),
+            apriori: Apriori::from_core(
+                &summary.apriori,
+                summary.initial_gap,
+                T::of(tol_abs),
+                margin_of(trainer.loss().constants(), sizes),
+            ),
+            anytime: Anytime {
+                anytime_last_reason: last_reason,
+                ..Anytime::from_core(&summary.anytime, run.anytime_every)
+            },
             sizes: Sizes::default(),
             constants: loss_info(p.loss.constants()),
             alpha0,
@@ -1741,7 +1882,13 @@ fn start_and_apriori<T: Real>(p: &Typed<T>, tol: f64) -> Result<(StartConstants,
         let (mu, k) = (c.mu.to_f64(), c.k.to_f64());
         sc.limit_rate0 = 1.0 - (mu / k) * sc.alpha_over_beta;
     }
-    let apriori = Apriori::from_core(&before.apriori, eval.gap, T::of(tol));
+    let (n, m) = p.loss.minimizer().shape();
+    let sizes = Sizes {
+        n,
+        m,
+        ..Sizes::default()
+    };
+    let apriori = Apriori::from_core(&before.apriori, eval.gap, T::of(tol), margin_of(&c, sizes));
     Ok((sc, apriori))
 }
 

@@ -80,7 +80,14 @@ fn spectral_start_has_no_certificate_and_says_why() {
     assert!(a["eta_bar"].is_null());
     let reason = a["reason"].as_str().unwrap();
     assert!(reason.contains("imbalance"), "{reason}");
-    assert!(reason.contains("spectral"), "{reason}");
+    // Too far from W* for the loss margin (THEORY §8.1): says how far.
+    assert!(
+        reason.contains("must fall below mu sigma_min(W*)^2/2"),
+        "{reason}"
+    );
+    let gap0 = c["start"]["gap0"].as_f64().unwrap();
+    let mg = a["margin_gap"].as_f64().unwrap();
+    assert!(mg > 0.0 && gap0 > mg, "{a}");
     let s = &c["start"];
     // D₀ = 0 up to rounding: no margin, yet α₀ > 0 (the per-step certificate still works).
     assert!(s["alpha_imb"].as_f64().unwrap() == 0.0);
@@ -127,4 +134,38 @@ fn certify_rejects_a_non_positive_tolerance() {
     let dir = tempfile::tempdir().unwrap();
     let o = overlin(dir.path(), &["certify", "--tol", "-1e-3"]);
     assert_one_line_error(&o, 2, "--tol");
+}
+
+/// A balanced start close to `W*` (a spectral factorization of `0.98 W*`,
+/// `D₀ = 0`) is certified by the loss margin alone (THEORY §8.1), and the
+/// text shows both terms of `ᾱ`.
+#[test]
+fn balanced_start_near_w_star_is_certified_by_the_margin() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = [
+        "--init",
+        "spectral-target",
+        "--scale",
+        "0.98",
+        "--kappa",
+        "2",
+    ];
+    let c = certify(dir.path(), &p);
+    let a = &c["apriori"];
+    assert_eq!(a["certified"], true, "{a}");
+    assert_eq!(a["alpha_source"], "margin");
+    assert_eq!(c["start"]["alpha_imb"].as_f64().unwrap(), 0.0);
+    let margin = a["alpha_margin"].as_f64().unwrap();
+    assert!(margin > 0.0 && a["alpha_imbalance"].as_f64().unwrap() <= 0.0);
+    assert_eq!(a["alpha_bar"].as_f64().unwrap(), margin);
+    assert!(c["start"]["gap0"].as_f64().unwrap() < a["margin_gap"].as_f64().unwrap());
+    let mut args = vec!["certify"];
+    args.extend_from_slice(&p);
+    args.extend_from_slice(PROBLEM);
+    let o = overlin(dir.path(), &args);
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    assert!(out.contains("positive by: margin"), "{out}");
+    assert!(out.contains("margin term"), "{out}");
+    assert!(out.contains("imbalance term"), "{out}");
 }

@@ -97,10 +97,24 @@ fn csv_has_the_issue_header_and_one_row_per_iteration() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift"
+        "t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift,t_eps"
     );
+    // The last column, T_t(eps), is filled every --anytime-every (10) rows
+    // where a certificate exists (this start is certified from t = 0).
     let rows: Vec<Vec<f64>> = lines
-        .map(|l| l.split(',').map(|c| c.parse::<f64>().unwrap()).collect())
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            let t: usize = cells[0].parse().unwrap();
+            assert_eq!(
+                cells[13].is_empty(),
+                !t.is_multiple_of(10),
+                "t_eps of row {t}"
+            );
+            cells[..13]
+                .iter()
+                .map(|c| c.parse::<f64>().unwrap())
+                .collect()
+        })
         .collect();
     let iters = j["iterations"].as_u64().unwrap() as usize;
     assert_eq!(rows.len(), iters);
@@ -364,4 +378,65 @@ fn negative_counts_name_their_flag() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("--seeds"), "{}", stderr(&o));
     assert!(!dir.path().join("r").exists());
+}
+
+/// A balanced (spectral) start has no certificate at t = 0 but gets one at
+/// a later iterate (THEORY §8.2): the JSON carries `certified_from`,
+/// `guaranteed_remaining` and `guaranteed_total`; a constant step is
+/// certified for itself, so the guarantee applies, is checked at every
+/// step and holds; Local steps exceed eta_bar, so for them it is reported
+/// as not applying.
+#[test]
+fn spectral_start_is_certified_from_a_later_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = [
+        "run",
+        "--n",
+        "5",
+        "--m",
+        "5",
+        "--h",
+        "20",
+        "--samples",
+        "40",
+        "--kappa",
+        "2",
+        "--init",
+        "spectral",
+        "--json",
+    ];
+    for (rule, applies) in [("local", false), ("constant:0.1", true)] {
+        let mut args = p.to_vec();
+        args.extend_from_slice(&["--rule", rule]);
+        let o = overlin(dir.path(), &args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let j = json(&o);
+        assert_eq!(j["status"], "converged", "{j}");
+        assert_eq!(j["apriori"]["certified"], false);
+        let tc = j["certified_from"].as_u64().unwrap();
+        assert!(tc > 0 && tc % 10 == 0, "{j}");
+        let rem = j["guaranteed_remaining"].as_u64().unwrap();
+        let total = j["guaranteed_total"].as_u64().unwrap();
+        assert_eq!(total, tc + rem);
+        assert!(j["iterations"].as_u64().unwrap() <= total);
+        assert_eq!(j["anytime_alpha_source"], "margin");
+        assert_eq!(j["anytime_applies"], applies, "{rule}: {j}");
+        assert_eq!(j["anytime_violations"], 0);
+        if applies {
+            let checked = j["anytime_steps_checked"].as_u64().unwrap();
+            assert_eq!(checked, j["iterations"].as_u64().unwrap() - tc);
+        } else {
+            assert_eq!(j["anytime_first_unqualified"].as_u64().unwrap(), tc);
+        }
+    }
+    // Text: the certified-from step and the guaranteed total.
+    let o = overlin(dir.path(), &p[..p.len() - 1]);
+    let out = stdout(&o);
+    assert!(out.contains("certified from step"), "{out}");
+    assert!(out.contains("guaranteed total"), "{out}");
+    // Off on request.
+    let mut args = p.to_vec();
+    args.extend_from_slice(&["--anytime-every", "0"]);
+    let j = json(&overlin(dir.path(), &args));
+    assert!(j["certified_from"].is_null());
 }

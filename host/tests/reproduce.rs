@@ -38,7 +38,7 @@ fn quick_run() -> &'static Path {
         );
         let stdout = String::from_utf8_lossy(&o.stdout);
         // The summary table names every experiment.
-        for id in ["E1", "E2", "E3", "E4", "E5", "E6"] {
+        for id in ["E1", "E2", "E3", "E4", "E5", "E6", "E7"] {
             assert!(stdout.contains(id), "summary table lacks {id}: {stdout}");
         }
         (tmp, out)
@@ -79,7 +79,7 @@ fn summary_says_local_converged_on_e1_without_violations() {
     assert_eq!(s["all_certificates_held"], true);
     let exps = s["experiments"].as_array().unwrap();
     let ids: Vec<&str> = exps.iter().map(|e| e["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["E1", "E2", "E3", "E4", "E5", "E6"]);
+    assert_eq!(ids, ["E1", "E2", "E3", "E4", "E5", "E6", "E7"]);
     let e1 = &exps[0];
     let local = &e1["rules"]["local"];
     // 3 sigmas x 3 quick seeds, all converged, none violated.
@@ -101,7 +101,7 @@ fn summary_says_local_converged_on_e1_without_violations() {
 fn every_csv_has_its_header_and_rows() {
     let dir = quick_run();
     // (file, header prefix, expected rows or 0 for "at least one")
-    let expect: [(&str, &[&str], usize); 9] = [
+    let expect: [(&str, &[&str], usize); 10] = [
         (
             "e1.csv",
             &[
@@ -167,6 +167,8 @@ fn every_csv_has_its_header_and_rows() {
             &["kappa", "seed", "mu_over_k", "alpha0_over_beta0"],
             3,
         ),
+        // 4 starts x 2 rules x 1 seed.
+        ("e7.csv", &["start", "seed", "rule", "apriori_certified"], 8),
     ];
     for (file, prefix, rows) in expect {
         let (header, body) = read_csv(&dir.join(file));
@@ -230,7 +232,7 @@ fn report_inlines_one_svg_per_plot_and_no_external_resource() {
     ] {
         assert!(!html.contains(bad), "report contains {bad}");
     }
-    for id in ["E1", "E2", "E3", "E4", "E5", "E6"] {
+    for id in ["E1", "E2", "E3", "E4", "E5", "E6", "E7"] {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id} section");
     }
     assert!(html.contains("worst measured/bound"));

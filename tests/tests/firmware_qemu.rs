@@ -379,6 +379,23 @@ fn check_matches_host(v: &Variant) -> Run {
     assert!(r.text.contains("RESULT ok exit=0"), "{}", r.text);
     let fw = parse_trajectory(&r.text);
     assert_identical(v, &fw, &host);
+    // The certified-from step t_c (THEORY §8.2) and its guaranteed total
+    // are reported (words 18, 19; equal to the host's by the comparison
+    // above), and the run kept the guarantee (word 21: violations).
+    for (code, w) in &fw.summaries {
+        assert_ne!(
+            w[18],
+            embedded::NONE_WORD,
+            "variant `{}`, run {code}: no t_c",
+            v.name
+        );
+        assert_eq!(
+            w[21], 0,
+            "variant `{}`, run {code}: guarantee violated",
+            v.name
+        );
+    }
+    assert!(r.text.contains("certified from step"), "{}", r.text);
     check_memory(v, &elf, &r);
     r
 }

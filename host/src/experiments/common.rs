@@ -419,7 +419,9 @@ impl RuleTally {
             _ => self.stopped += 1,
         }
         self.steps_checked += r.tally.steps_checked as u64;
-        self.violations += r.tally.violations as u64;
+        // A broken guarantee from the certified-from step (THEORY §8.2)
+        // counts like a per-step violation.
+        self.violations += r.tally.violations as u64 + u64::from(r.anytime.anytime_violations);
         self.imbalance_violations += r.tally.imbalance_violations as u64;
         self.apriori_violations += apriori_violations;
         if r.tally.worst_ratio > self.worst_ratio || r.tally.worst_ratio.is_nan() {

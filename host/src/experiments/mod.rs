@@ -1,4 +1,5 @@
-//! `overlin reproduce`: the standard experiments E1–E6 of issue 3 on a
+//! `overlin reproduce`: the standard experiments E1–E6 of issue 3 and E7
+//! (guarantees from any iterate, THEORY §8.2) on a
 //! built-in default, written to one folder as CSVs, SVG plots,
 //! `summary.json` and a self-contained `report.html`.
 //!
@@ -18,6 +19,7 @@ pub mod e3;
 pub mod e4;
 pub mod e5;
 pub mod e6;
+pub mod e7;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -61,10 +63,11 @@ pub const QUICK_CHANGES: &[&str] = &[
     "E4: width 40 instead of 100; cap 1000 instead of 5000",
     "E5: cap 2000 instead of 20000; tolerance 1e-4 instead of 1e-6 relative",
     "E6: kappa in {1, 3, 10} instead of {1, 3, 10, 30, 100}; tolerance 1e-4 instead of 1e-6 relative",
+    "E7: cap 20000 instead of 100000",
 ];
 
 /// The experiments, in order.
-pub const ALL: [&str; 6] = ["E1", "E2", "E3", "E4", "E5", "E6"];
+pub const ALL: [&str; 7] = ["E1", "E2", "E3", "E4", "E5", "E6", "E7"];
 
 /// The run-wide part of summary.json.
 #[derive(Serialize)]
@@ -90,7 +93,7 @@ fn parse_only(only: &Option<Vec<String>>) -> Result<Vec<&'static str>> {
         }
         let Some(id) = ALL.iter().find(|e| e.eq_ignore_ascii_case(t)) else {
             return Err(Error::input(format!(
-                "--only: unknown experiment '{t}'; expected a comma-separated list of E1,E2,E3,E4,E5,E6"
+                "--only: unknown experiment '{t}'; expected a comma-separated list of E1,E2,E3,E4,E5,E6,E7"
             )));
         };
         if !chosen.contains(id) {
@@ -114,6 +117,7 @@ fn run_experiment(id: &str, ctx: &Ctx) -> Result<Outcome> {
         "E4" => e4::run(ctx),
         "E5" => e5::run(ctx),
         "E6" => e6::run(ctx),
+        "E7" => e7::run(ctx),
         other => Err(Error::Internal(format!("unknown experiment {other}"))),
     }
 }
