@@ -1,6 +1,6 @@
 //! E7 guarantees from any iterate (THEORY §8.1–§8.2): balanced, spectral
 //! and small Gaussian starts, which Theorem 2 as first stated (the
-//! imbalance alone) never certifies. Squared regression, `n = m = 5`,
+//! imbalance alone) never certifies. Squared regression, `n = 6`, `m = 3`,
 //! `N = 40`, `κ(X) = 2`, `h = 20`, `Θ ~ N(0, 1/n)`, noise 0.01. Each start
 //! runs the `local` rule and a constant step `η = 1/(4K‖W*‖₂)` to a
 //! relative gap of `1e-6`, with the certificate recomputed every 5 steps:
@@ -50,8 +50,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let done: Vec<Vec<Run>> = ctx.par_map("E7", tasks, |&(si, s)| {
         let (_, init, sigma, scale) = STARTS[si];
         let spec = ProblemSpec {
-            n: Some(5),
-            m: Some(5),
+            n: Some(6),
+            m: Some(3),
             h: Some(20),
             samples: Some(40),
             kappa: Kappa::Value(2.0),
@@ -276,7 +276,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         id: "E7".into(),
         title: "Guarantees from any iterate".into(),
         settings: json!({
-            "starts": STARTS.iter().map(|s| s.0).collect::<Vec<_>>(), "n": 5, "m": 5,
+            "starts": STARTS.iter().map(|s| s.0).collect::<Vec<_>>(), "n": 6, "m": 3,
             "samples": 40, "h": 20, "kappa": 2.0, "noise": 0.01, "rules": ["local", "constant 1/(4 K ||W*||_2)"],
             "relative_tolerance": rel_tol, "iteration_cap": cap, "anytime_every": EVERY, "seeds": seeds,
         }),
@@ -295,7 +295,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     summary.finish();
     let section = Section {
         description: vec![format!(
-            "Squared loss, n = m = 5, N = 40, kappa(X) = 2, h = 20, Theta ~ N(0, 1/n), noise 0.01. \
+            "Squared loss, n = 6, m = 3, N = 40, kappa(X) = 2, h = 20, Theta ~ N(0, 1/n), noise 0.01. \
              Starts: spectral balanced factorizations (D = 0) of a random target and of 0.9 W*, and \
              statistically balanced Gaussian starts (sigma = 0) with entry std 0.3 and 0.02 (THEORY \
              §10). Each runs the local rule and the constant step 1/(4 K ||W*||_2) until L - L* <= \
