@@ -176,6 +176,7 @@ fn predict<T: Real>(p: &Typed<T>, eta: f64) -> Result<(Prediction, TypedPredicti
         certify: true,
         imbalance_every: 0,
         stall_window: 0,
+        anytime_every: 0,
     };
     let mut trainer = Trainer::new(
         p.start.clone(),
