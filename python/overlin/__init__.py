@@ -30,7 +30,7 @@ The GIL is released while the core computes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
@@ -93,6 +93,8 @@ class Tally:
     """Lemma 3 imbalance-drift checks made (THEORY §7)."""
     imbalance_violations: int
     """Lemma 3 checks that failed."""
+    classes: Optional[Dict[str, int]] = None
+    """Checked steps counted by class (THEORY §11), when the core reports them."""
 
     def all_held(self) -> bool:
         """``True`` when no per-step or Lemma 3 bound was violated."""
@@ -124,6 +126,20 @@ class Apriori:
     """The tolerance ``eps`` on ``L - L*`` that ``iterations_to_tol`` refers to."""
     reason: Optional[str]
     """Why no certificate exists."""
+    alpha_imbalance: Optional[float] = None
+    """The imbalance term ``alpha_imb(D0) - delta`` of ``alpha_bar`` (THEORY
+    §8), when the core reports it."""
+    alpha_margin: Optional[float] = None
+    """The margin term ``c p0^2 / beta_bar`` of ``alpha_bar`` (THEORY §8.1),
+    when the core reports it."""
+    p0: Optional[float] = None
+    """The margin ``p0 = [sigma_min(W*) - sqrt(2 (L0 - L*)/mu)]_+`` (THEORY §8.1)."""
+    alpha_source: Optional[str] = None
+    """Which term made ``alpha_bar`` positive: ``imbalance``, ``margin`` or ``both``."""
+    margin_gap: Optional[float] = None
+    """``mu sigma_min(W*)^2 / 2``: the gap must be below it for a margin."""
+    margin_c: Optional[float] = None
+    """The constant ``c`` of the margin term (4 when ``n = m``, else 1)."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +154,8 @@ class Certificate:
     """Local constants at the start: ``loss0, gap0, alpha0, beta0,
     alpha_over_beta, grad_spec0, grad_sq0, mu0, eta_local0, k0, rho0,
     limit_rate0`` and the imbalance terms ``lambda_max`` (of ``D0``),
-    ``neg_lambda_max`` (of ``-D0``), ``alpha_imb``."""
+    ``neg_lambda_max`` (of ``-D0``), ``alpha_imb`` (as ``overlin certify
+    --json`` reports them)."""
     constants: Dict[str, float]
     """The loss's ``mu, k, l_star, w_star_spec, w_star_sigma_min``."""
     sizes: Dict[str, int]
@@ -153,8 +170,19 @@ class Certificate:
         return json.loads(self.summary_json)
 
 
+def _known(cls: Any, d: Dict[str, Any]) -> Dict[str, Any]:
+    """The entries of ``d`` that are fields of the dataclass ``cls`` (the
+    host may report more; they stay in the ``summary`` dicts)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
 def _apriori(d: Dict[str, Any]) -> Apriori:
-    return Apriori(**d)
+    return Apriori(**_known(Apriori, d))
+
+
+def _tally(d: Dict[str, Any]) -> Tally:
+    return Tally(**_known(Tally, d))
 
 
 @dataclass(frozen=True)
@@ -226,6 +254,13 @@ class RunResult:
         if name in steps:
             return steps[name]
         raise AttributeError(name)
+
+    @property
+    def anytime(self) -> Optional[Dict[str, Any]]:
+        """Certificates from later iterates (THEORY §8.2: the certified-from
+        step and its guaranteed total), as ``overlin run --json`` reports
+        them; ``None`` when the core does not report them."""
+        return self.summary.get("anytime")
 
     @property
     def violated(self) -> bool:
@@ -386,8 +421,8 @@ def run(X: np.ndarray, Y: np.ndarray, W1: np.ndarray, W2: np.ndarray, *,
                      precision=precision, rule=rule, iters=int(iters), tol=float(tol),
                      relative=bool(relative), imbalance_every=int(imbalance_every),
                      stall_window=int(stall_window))
-    d["tally"] = Tally(**d["tally"])
-    d["apriori"] = _apriori(d["apriori"])
+    d["tally"] = _tally(json.loads(d.pop("tally_json")))
+    d["apriori"] = _apriori(json.loads(d.pop("apriori_json")))
     return RunResult(**d)
 
 
@@ -398,10 +433,12 @@ def certify(X: np.ndarray, Y: np.ndarray, W1: np.ndarray, W2: np.ndarray, *,
     from ``(W1, W2)``, next to the exact local constants at the start and the
     imbalance terms -- what ``overlin certify`` prints. Arguments as for
     :func:`run`."""
-    d = _overlin.certify(X, Y, W1, W2, loss=loss, gamma=float(gamma), lam=float(lam),
-                         precision=precision, tol=float(tol))
+    summary_json = _overlin.certify(X, Y, W1, W2, loss=loss, gamma=float(gamma),
+                                    lam=float(lam), precision=precision,
+                                    tol=float(tol))["summary_json"]
+    d = json.loads(summary_json)
     d["apriori"] = _apriori(d["apriori"])
-    return Certificate(**d)
+    return Certificate(summary_json=summary_json, **_known(Certificate, d))
 
 
 def step_certificate(X: np.ndarray, Y: np.ndarray, W1: np.ndarray, W2: np.ndarray,

@@ -19,8 +19,8 @@ use numpy::{
     PyUntypedArrayMethods,
 };
 use overlin::problem::{
-    generated_start, Apriori, CertifyResult, InitName, Kappa, LossName, Precision, Problem,
-    ProblemSpec, Record, RunResult, RunSpec, Sizes, UserMatrices,
+    generated_start, CertifyResult, InitName, Kappa, LossName, Precision, Problem, ProblemSpec,
+    Record, RunResult, RunSpec, Sizes, UserMatrices,
 };
 use overlin::step_certificate::{Outcome, Prediction, StepPrediction};
 use overlin_core::nalgebra::DMatrix;
@@ -286,23 +286,11 @@ fn to_numpy<'py>(py: Python<'py>, m: &DMatrix<f64>, p: Precision) -> Bound<'py, 
     }
 }
 
-fn opt_f64(d: &Bound<'_, PyDict>, k: &str, v: Option<f64>) -> PyResult<()> {
-    d.set_item(k, v)
-}
-
-fn apriori_dict<'py>(py: Python<'py>, a: &Apriori) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("certified", a.certified)?;
-    opt_f64(&d, "eta_bar", a.eta_bar)?;
-    opt_f64(&d, "rho_bar", a.rho_bar)?;
-    opt_f64(&d, "alpha_bar", a.alpha_bar)?;
-    opt_f64(&d, "beta_bar", a.beta_bar)?;
-    opt_f64(&d, "k_bar", a.k_bar)?;
-    opt_f64(&d, "delta", a.delta)?;
-    d.set_item("iterations_to_tol", a.iterations_to_tol)?;
-    d.set_item("tol", a.tol)?;
-    d.set_item("reason", a.reason.clone())?;
-    Ok(d)
+/// `value` as JSON: the host's serialized form, which the Python wrapper
+/// reads with every field the host reports (including fields added later).
+fn json<T: serde::Serialize>(value: &T) -> PyResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| PyRuntimeError::new_err(format!("internal error: cannot serialize: {e}")))
 }
 
 fn sizes_dict<'py>(py: Python<'py>, s: &Sizes) -> PyResult<Bound<'py, PyDict>> {
@@ -396,16 +384,8 @@ fn run_dict<'py>(
     d.set_item("beta0", res.beta0)?;
     d.set_item("setting_note", res.setting_note.clone())?;
     d.set_item("wall_time_s", res.wall_time_s)?;
-    let t = &res.tally;
-    let tally = PyDict::new(py);
-    tally.set_item("steps_checked", t.steps_checked)?;
-    tally.set_item("contraction_steps", t.contraction_steps)?;
-    tally.set_item("violations", t.violations)?;
-    tally.set_item("worst_ratio", t.worst_ratio)?;
-    tally.set_item("imbalance_checks", t.imbalance_checks)?;
-    tally.set_item("imbalance_violations", t.imbalance_violations)?;
-    d.set_item("tally", tally)?;
-    d.set_item("apriori", apriori_dict(py, &res.apriori)?)?;
+    d.set_item("tally_json", json(&res.tally)?)?;
+    d.set_item("apriori_json", json(&res.apriori)?)?;
     d.set_item("sizes", sizes_dict(py, &res.sizes)?)?;
     d.set_item("constants", constants_dict(py, &res.constants)?)?;
     d.set_item("steps", steps_dict(py, records)?)?;
@@ -418,8 +398,7 @@ fn run_dict<'py>(
 /// The run's summary exactly as `overlin run --json` prints it (`res`
 /// without its per-step records, which are arrays here).
 fn summary_json(res: &RunResult) -> PyResult<String> {
-    serde_json::to_string(res)
-        .map_err(|e| PyRuntimeError::new_err(format!("internal error: cannot serialize: {e}")))
+    json(res)
 }
 
 /// Certified gradient descent from `(W1, W2)` on the loss of `(X, Y)`;
@@ -488,40 +467,11 @@ fn run<'py>(
     run_dict(py, &res, &records, &weights.w1, &weights.w2, precision)
 }
 
+/// What `overlin certify --json` prints; the Python wrapper builds its
+/// `Certificate` from it.
 fn certify_dict<'py>(py: Python<'py>, c: &CertifyResult) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("sizes", sizes_dict(py, &c.sizes)?)?;
-    d.set_item("constants", constants_dict(py, &c.constants)?)?;
-    let s = &c.start;
-    let start = PyDict::new(py);
-    for (k, v) in [
-        ("loss0", s.loss0),
-        ("gap0", s.gap0),
-        ("alpha0", s.alpha0),
-        ("beta0", s.beta0),
-        ("alpha_over_beta", s.alpha_over_beta),
-        ("grad_spec0", s.grad_spec0),
-        ("grad_sq0", s.grad_sq0),
-        ("mu0", s.mu0),
-        ("eta_local0", s.eta_local0),
-        ("k0", s.k0),
-        ("rho0", s.rho0),
-        ("limit_rate0", s.limit_rate0),
-        ("lambda_max", s.lambda_max),
-        ("neg_lambda_max", s.neg_lambda_max),
-        ("alpha_imb", s.alpha_imb),
-    ] {
-        start.set_item(k, v)?;
-    }
-    d.set_item("start", start)?;
-    d.set_item("apriori", apriori_dict(py, &c.apriori)?)?;
-    d.set_item("setting_note", c.setting_note.clone())?;
-    d.set_item(
-        "summary_json",
-        serde_json::to_string(c).map_err(|e| {
-            PyRuntimeError::new_err(format!("internal error: cannot serialize: {e}"))
-        })?,
-    )?;
+    d.set_item("summary_json", json(c)?)?;
     Ok(d)
 }
 
