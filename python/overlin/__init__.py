@@ -388,7 +388,7 @@ def run(X: np.ndarray, Y: np.ndarray, W1: np.ndarray, W2: np.ndarray, *,
         loss: str = "squared", gamma: float = 0.1, lam: float = 0.01,
         rule: str = "local", iters: int = 1000, tol: float = 1e-10,
         relative: bool = False, imbalance_every: int = 10, stall_window: int = 20,
-        precision: Optional[str] = None) -> RunResult:
+        anytime_every: int = 10, precision: Optional[str] = None) -> RunResult:
     """Certified gradient descent on ``L(W1, W2) = loss(W1 @ W2)`` from
     ``(W1, W2)``, every step certified (THEORY §5) -- what ``overlin run
     --x X --y Y --w1 W1 --w2 W2`` does, with the same bits.
@@ -410,6 +410,9 @@ def run(X: np.ndarray, Y: np.ndarray, W1: np.ndarray, W2: np.ndarray, *,
         imbalance_every: check Lemma 3's imbalance drift every this many
             steps (0: never).
         stall_window: steps without progress before status ``stalled``.
+        anytime_every: recompute the certificate of Theorem 2 at the current
+            iterate every this many steps (THEORY §8.2; 0: never); the
+            certified-from step and its guarantee are in ``anytime``.
         precision: ``"f32"`` or ``"f64"``; default: the arrays' dtype.
 
     Returns:
@@ -420,7 +423,7 @@ def run(X: np.ndarray, Y: np.ndarray, W1: np.ndarray, W2: np.ndarray, *,
     d = _overlin.run(X, Y, W1, W2, loss=loss, gamma=float(gamma), lam=float(lam),
                      precision=precision, rule=rule, iters=int(iters), tol=float(tol),
                      relative=bool(relative), imbalance_every=int(imbalance_every),
-                     stall_window=int(stall_window))
+                     stall_window=int(stall_window), anytime_every=int(anytime_every))
     d["tally"] = _tally(json.loads(d.pop("tally_json")))
     d["apriori"] = _apriori(json.loads(d.pop("apriori_json")))
     return RunResult(**d)

@@ -11,7 +11,7 @@ import numpy as np
 def run(
     x: np.ndarray, y: np.ndarray, w1: np.ndarray, w2: np.ndarray, *, loss: str, gamma: float,
     lam: float, precision: Optional[str], rule: str, iters: int, tol: float, relative: bool,
-    imbalance_every: int, stall_window: int,
+    imbalance_every: int, stall_window: int, anytime_every: int,
 ) -> Dict[str, Any]: ...
 def certify(
     x: np.ndarray, y: np.ndarray, w1: np.ndarray, w2: np.ndarray, *, loss: str, gamma: float,

@@ -404,7 +404,7 @@ fn summary_json(res: &RunResult) -> PyResult<String> {
 /// Certified gradient descent from `(W1, W2)` on the loss of `(X, Y)`;
 /// see `overlin.run`.
 #[pyfunction]
-#[pyo3(signature = (x, y, w1, w2, *, loss, gamma, lam, precision, rule, iters, tol, relative, imbalance_every, stall_window))]
+#[pyo3(signature = (x, y, w1, w2, *, loss, gamma, lam, precision, rule, iters, tol, relative, imbalance_every, stall_window, anytime_every))]
 #[allow(clippy::too_many_arguments)]
 fn run<'py>(
     py: Python<'py>,
@@ -422,6 +422,7 @@ fn run<'py>(
     relative: bool,
     imbalance_every: usize,
     stall_window: usize,
+    anytime_every: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     if iters == 0 {
         return Err(PyValueError::new_err("iters must be at least 1"));
@@ -440,6 +441,7 @@ fn run<'py>(
         imbalance_every,
         stall_window,
         keep_records: true,
+        anytime_every,
     };
     let outcome = py.detach(|| {
         let mut signal: Option<PyErr> = None;
