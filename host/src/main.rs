@@ -228,7 +228,7 @@ struct RunCli {
     /// Recompute the a-priori certificate at the current iterate every K
     /// steps (THEORY §8.2; 0 = never): reports the certified-from step and a
     /// guaranteed total, and checks the run against it. One imbalance
-    /// spectrum and one monotone search, about one step's work.
+    /// spectrum and one monotone search each time.
     #[arg(long, value_name = "K", default_value_t = overlin::problem::DEFAULT_ANYTIME_EVERY, allow_negative_numbers = true)]
     anytime_every: usize,
     /// Overwrite an existing --csv file.

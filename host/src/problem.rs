@@ -327,9 +327,10 @@ pub const DEFAULT_H: usize = 64;
 pub const DEFAULT_SAMPLES: usize = 200;
 
 /// Default of `overlin run --anytime-every`: the certificate from the
-/// current iterate (THEORY §8.2) costs about one step, so every 10 steps
-/// adds about a tenth to a run and resolves the certified-from step to 10
-/// iterations.
+/// current iterate (THEORY §8.2) costs one imbalance spectrum
+/// (`O(h(n+m)²)`, like `--imbalance-every`) and one monotone search of a
+/// few hundred scalar evaluations; every 10 steps resolves the
+/// certified-from step to 10 iterations.
 pub const DEFAULT_ANYTIME_EVERY: usize = 10;
 
 /// How to train.
