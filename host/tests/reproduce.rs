@@ -208,7 +208,28 @@ fn every_csv_has_its_header_and_rows() {
     assert!(h.contains(&"wall_seconds".to_string()));
     let (h, rows) = read_csv(&dir.join("timing.csv"));
     assert_eq!(h, ["experiment", "runs", "wall_seconds"]);
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 7);
+    // E7 (THEORY §8.2): every run got a certificate at some iterate, and
+    // the constant-step runs, whose guarantee applies, kept it.
+    let (h, rows) = read_csv(&dir.join("e7.csv"));
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (rule, tc, applies, viol, within) = (
+        col("rule"),
+        col("certified_from"),
+        col("guarantee_applies"),
+        col("guarantee_violations"),
+        col("within_guarantee"),
+    );
+    for r in &rows {
+        assert!(!r[tc].is_empty(), "{r:?}");
+        assert_eq!(r[viol], "0", "{r:?}");
+        assert_eq!(r[within], "1", "{r:?}");
+        assert_eq!(
+            r[applies],
+            if r[rule] == "constant" { "1" } else { "0" },
+            "{r:?}"
+        );
+    }
 }
 
 #[test]
