@@ -257,10 +257,16 @@ class RunResult:
 
     @property
     def anytime(self) -> Optional[Dict[str, Any]]:
-        """Certificates from later iterates (THEORY §8.2: the certified-from
-        step and its guaranteed total), as ``overlin run --json`` reports
-        them; ``None`` when the core does not report them."""
-        return self.summary.get("anytime")
+        """Certificates from later iterates (THEORY §8.2): ``certified_from``
+        (the first step from which Theorem 2 certified the rest of the run),
+        ``guaranteed_remaining``, ``guaranteed_total`` and the ``anytime_*``
+        details, as ``overlin run --json`` reports them; ``None`` when the
+        core does not report them."""
+        s = self.summary
+        if "certified_from" not in s:
+            return None
+        keys = ("certified_from", "guaranteed_remaining", "guaranteed_total")
+        return {k: v for k, v in s.items() if k in keys or k.startswith("anytime_")}
 
     @property
     def violated(self) -> bool:

@@ -70,3 +70,21 @@ def test_every_loss_runs_certified(loss):
     assert cert.contraction_applies
     chk = cert.check(*cert.gradient_step())
     assert chk.holds and chk.deviation == 0.0
+
+
+def test_margin_certificate_and_anytime():
+    # A balanced start close to W*: no imbalance, but within the loss margin
+    # (THEORY §8.1), so certify gives a certificate from the margin term.
+    p = overlin.problem(n=6, m=3, h=40, samples=30, init="spectral-target", scale=0.95, seed=2)
+    c = p.certify()
+    assert c.apriori.certified and c.apriori.alpha_source == "margin"
+    assert c.apriori.alpha_margin > 0 and c.apriori.p0 > 0
+    assert c.start["gap0"] < c.apriori.margin_gap
+    res = p.run()
+    a = res.anytime
+    assert a["certified_from"] == 0
+    assert res.iterations <= a["guaranteed_total"]
+    # Farther away: no certificate, and the reason says how far.
+    far = overlin.problem(n=6, m=3, h=40, samples=30, init="spectral-target", scale=0.9, seed=2)
+    c = far.certify()
+    assert not c.apriori.certified and "must fall below" in c.apriori.reason
