@@ -41,6 +41,8 @@ for t in range(40):
     W1, W2 = W1 - eta * A, W2 - eta * B  # your step, in your code
     chk = cert.check(W1, W2)  # after the step
     held += chk.holds
+    # The step's class: Theorem 1 applied (eta K_t < 2, contraction
+    # certified) or only Lemma 2's descent bound was checked.
     klass = "certified" if cert.contraction_applies else "descent only"
     if t < 10 or t % 5 == 4:
         print(f"{t:>3} {cert.gap:>12.4e} {cert.rho:>10.6f} {cert.eta_k_t:>8.4f} "
