@@ -33,7 +33,7 @@ def parse(path):
 
 
 def main():
-    rows = parse(sys.argv[1])
+    rows = sorted(parse(sys.argv[1]), key=lambda r: r["size"])
     out, machine = sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else ""
     libs = [k[:-6] for k in rows[0] if k.endswith(" setup")]
     W, H, L, B = 900, 420, 70, 50
