@@ -28,6 +28,11 @@ const STARTS: [(&str, InitName, f64, f64); 4] = [
 /// Recompute the certificate every this many steps.
 const EVERY: usize = 5;
 
+/// A median of iteration counts, as a whole number (`-` when none).
+fn count(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into())
+}
+
 struct Run {
     start: usize,
     seed: usize,
@@ -212,11 +217,11 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 format!("{apriori}/{n}"),
                 format!(
                     "{} ({}/{n} certified)",
-                    common::ho(common::median(&tcs)),
+                    count(common::median(&tcs)),
                     tcs.len()
                 ),
-                common::ho(common::median(&totals)),
-                common::ho(common::median(&iters)),
+                count(common::median(&totals)),
+                count(common::median(&iters)),
                 format!("{within}/{n}"),
                 format!("{applies}/{n} ({checked} steps)"),
             ]);
