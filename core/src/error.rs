@@ -54,6 +54,9 @@ pub enum ProblemError {
         /// Which solver.
         what: &'static str,
     },
+    /// The computation was cancelled ([`crate::cancel::request`]); its
+    /// partial results were thrown away.
+    Cancelled,
 }
 
 impl fmt::Display for ProblemError {
@@ -87,6 +90,7 @@ impl fmt::Display for ProblemError {
             Self::SolverFailed { what } => {
                 write!(f, "{what} did not converge to machine precision")
             }
+            Self::Cancelled => write!(f, "cancelled (an interrupt was requested)"),
         }
     }
 }

@@ -698,6 +698,11 @@ where
         let eval = self.loss.evaluate_with_gradient(&ws.p, &mut ws.g);
         let constants = *self.loss.constants();
         let initial_imbalance = imbalance_spectrum(&self.net, &mut ws.imbalance);
+        // The spectrum (or the loss's set-up before it) may have been cut
+        // short by an interrupt: nothing computed from it is trustworthy.
+        if crate::cancel::requested() {
+            return Err(ProblemError::Cancelled);
+        }
         // ‖W₁W₂ − W*‖ for the rules defined by the start.
         let distance_to_target = sqrt(kernels::sum_sq_diff(
             ws.p.as_slice(),
@@ -998,8 +1003,17 @@ where
     }
 
     /// One iteration. Returns `None` when the run has already ended.
+    ///
+    /// An interrupt ([`crate::cancel::request`]) ends the run
+    /// [`Status::Stopped`]: seen before the update, the weights stay as they
+    /// were and no record is made; seen during the imbalance spectrum after
+    /// the update, the step's record is returned without that spectrum.
     pub fn step(&mut self) -> Option<StepRecord<T>> {
         if self.status.is_final() {
+            return None;
+        }
+        if crate::cancel::requested() {
+            self.status = Status::Stopped;
             return None;
         }
         let anytime =
@@ -1079,6 +1093,12 @@ where
                 return None;
             }
         };
+        // The local constants may be partial (an interrupt inside their
+        // spectra): stop before they move anything.
+        if crate::cancel::requested() {
+            self.status = Status::Stopped;
+            return None;
+        }
         let cert = StepCertificate::predict(local, constants.mu, constants.k, self.eval.gap, eta);
         let moved1 = kernels::axpy_moved(self.net.w1.as_mut_slice(), -eta, self.ws.a.as_slice());
         let moved2 = kernels::axpy_moved(self.net.w2.as_mut_slice(), -eta, self.ws.b.as_slice());
@@ -1120,11 +1140,14 @@ where
         {
             // Exact Grams again after every imbalance spectrum.
             self.ws.grams.invalidate();
-            Some(self.check_imbalance())
+            self.check_imbalance()
         } else {
             None
         };
         self.update_status(t, before);
+        if crate::cancel::requested() && !self.status.is_final() {
+            self.status = Status::Stopped;
+        }
         Some(StepRecord {
             t,
             loss: before.value,
@@ -1143,8 +1166,12 @@ where
 
     /// Lemma 3 (THEORY §7): since the last spectrum, `α_imb` fell and the
     /// extreme eigenvalues rose by at most the accumulated `Σ η² g²`.
-    fn check_imbalance(&mut self) -> ImbalanceSummary<T> {
+    /// `None` (nothing checked) when an interrupt cut the spectrum short.
+    fn check_imbalance(&mut self) -> Option<ImbalanceSummary<T>> {
         let now = imbalance_spectrum(&self.net, &mut self.ws.imbalance);
+        if crate::cancel::requested() {
+            return None;
+        }
         let before = self.last_imbalance;
         let budget = self.drift - self.drift_at_last_imbalance;
         let scale = before.lambda_max + before.neg_lambda_max + budget;
@@ -1158,7 +1185,7 @@ where
         }
         self.last_imbalance = now;
         self.drift_at_last_imbalance = self.drift;
-        now
+        Some(now)
     }
 
     fn update_status(&mut self, t: usize, before: Evaluation<T>) {

@@ -23,6 +23,7 @@
 extern crate alloc;
 
 pub mod apriori;
+pub mod cancel;
 pub mod certificate;
 pub mod data;
 pub mod dims;

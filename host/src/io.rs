@@ -21,8 +21,9 @@ use crate::{Error, Result};
 pub const NPY_HEADER_LIMIT: u64 = 1 << 20;
 
 /// A byte count for messages: `512 bytes`, `1.5 KiB`, `23.4 GiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+pub fn human_bytes(n: impl Into<u128>) -> String {
+    const UNITS: [&str; 7] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB"];
+    let n: u128 = n.into();
     if n < 1024 {
         return format!("{n} bytes");
     }
@@ -36,6 +37,18 @@ pub fn human_bytes(n: u64) -> String {
         unit = u;
     }
     format!("{v:.1} {unit}")
+}
+
+/// A number for a one-line message: as written for ordinary magnitudes
+/// (`2.5`, `1000000000`), in exponent form beyond them (`1e300`, `1e-320`),
+/// never hundreds of digits.
+pub fn short_number(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || !a.is_finite() || (1e-4..1e16).contains(&a) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
 }
 
 /// What a path is when it is not a regular file, for the refusal message.
@@ -607,10 +620,10 @@ mod tests {
 
     #[test]
     fn byte_counts_read_like_a_person_writes_them() {
-        assert_eq!(human_bytes(0), "0 bytes");
-        assert_eq!(human_bytes(1023), "1023 bytes");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(32_000_000_000), "29.8 GiB");
+        assert_eq!(human_bytes(0u64), "0 bytes");
+        assert_eq!(human_bytes(1023u64), "1023 bytes");
+        assert_eq!(human_bytes(1536u64), "1.5 KiB");
+        assert_eq!(human_bytes(32_000_000_000u64), "29.8 GiB");
     }
 
     #[test]

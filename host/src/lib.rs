@@ -28,8 +28,6 @@ pub mod report;
 pub mod resources;
 pub mod step_certificate;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 pub use problem::{
     certify, run, CertifyResult, Kappa, LossName, Precision, Problem, ProblemSpec, Record,
     RunObserver, RunResult, RunSpec, StartConstants, UserMatrices,
@@ -86,24 +84,28 @@ impl Error {
 
 impl From<overlin_core::ProblemError> for Error {
     fn from(e: overlin_core::ProblemError) -> Self {
-        Self::Input(e.to_string())
+        match e {
+            overlin_core::ProblemError::Cancelled => Self::Interrupted,
+            e => Self::Input(e.to_string()),
+        }
     }
 }
 
 /// Result with the host's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
 /// `true` once Ctrl-C (or SIGTERM) was received. Long loops poll this and
 /// stop cleanly: runs end with status `stopped`, sweeps finish no new cell.
+/// It is the core's cancellation flag ([`overlin_core::cancel`]), so the
+/// set-up of a large problem (spectra, least squares, `W*` solves) and its
+/// steps stop within a fraction of a second too.
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::Relaxed)
+    overlin_core::cancel::requested()
 }
 
 /// Marks the process as interrupted (the Ctrl-C handler calls this; tests may too).
 pub fn set_interrupted() {
-    INTERRUPTED.store(true, Ordering::Relaxed);
+    overlin_core::cancel::request();
 }
 
 /// Installs the Ctrl-C / SIGTERM handler that sets [`interrupted`]. A

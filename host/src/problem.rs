@@ -1092,14 +1092,28 @@ fn user_sizes(spec: &ProblemSpec, d: &UserData) -> Result<(usize, usize, usize)>
         }
         LossName::Softmax if y.ncols() == 1 => {
             let n = size_or(spec.n, Some((x.ncols(), &xn)), 0, "n")?;
-            // Class indices: m from the largest label unless given.
-            let max_label = y.iter().fold(0.0f64, |a, &b| a.max(b));
-            let from_labels = if max_label.is_finite() && max_label >= 0.0 {
-                max_label as usize + 1
-            } else {
-                DEFAULT_M
-            };
-            let m = size_or(spec.m.or(Some(from_labels.max(2))), None, DEFAULT_M, "m")?;
+            // Class indices: every label is checked before m is inferred
+            // from the largest (a label of 1e300 would overflow the count
+            // and the error would then blame a valid label).
+            let mut max_label = 0usize;
+            for (i, &c) in y.iter().enumerate() {
+                if !(c >= 0.0 && c.fract() == 0.0 && c < MAX_LABEL) {
+                    return Err(Error::input(format!(
+                        "{yn}: label {} at row {} is not a class index (a whole number from 0 \
+                         to {}); give class indices or an N x m one-hot matrix",
+                        crate::io::short_number(c),
+                        i + 1,
+                        MAX_LABEL - 1.0
+                    )));
+                }
+                max_label = max_label.max(c as usize);
+            }
+            let m = size_or(
+                spec.m.or(Some((max_label + 1).max(2))),
+                None,
+                DEFAULT_M,
+                "m",
+            )?;
             Ok((samples, n, m))
         }
         _ => {
@@ -1108,6 +1122,68 @@ fn user_sizes(spec: &ProblemSpec, d: &UserData) -> Result<(usize, usize, usize)>
             Ok((samples, n, m))
         }
     }
+}
+
+/// Labels of a softmax `Y` (`N×1`) are below 2³²: `m` is inferred from
+/// the largest, and any larger count of classes is far beyond the memory
+/// of a machine (the memory check then names the real need).
+const MAX_LABEL: f64 = 4_294_967_296.0;
+
+/// The size relations a problem must satisfy, checked before anything of
+/// its size is allocated.
+fn check_size_relations(spec: &ProblemSpec, s: Sizes, user_data: bool) -> Result<()> {
+    if user_data || spec.loss == LossName::Sensing {
+        return Ok(());
+    }
+    match spec.kappa {
+        Kappa::Identity if s.samples != s.n => Err(Error::input(format!(
+            "size clash: --kappa identity needs samples = n, got samples = {}, n = {}",
+            s.samples, s.n
+        ))),
+        Kappa::Identity => Ok(()),
+        _ if s.samples < s.n => Err(Error::input(format!(
+            "samples = {} < n = {}: X cannot have full column rank, so the loss is not \
+             strongly convex; use more samples, or the log-cosh (ridge) or softmax (ridge) loss",
+            s.samples, s.n
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// About how many bytes a problem of sizes `s` takes, set up and running
+/// (`None` beyond 64 bits). Counted in entries: the data (`X` and `Y`, held
+/// by the loss, copied for the least-squares solve and for the run, and
+/// read in `f64` from files), the network (start, iterate, trial step,
+/// `A`, `B` and the certificate's copies: `6h(n+m)`) and the Gram and
+/// imbalance matrices (`6(n+m)² + 4nm`). An estimate that errs high: it
+/// is compared with the limit before anything is allocated.
+pub fn memory_estimate(
+    loss: LossName,
+    precision: Precision,
+    s: Sizes,
+    user_data: bool,
+) -> Option<u128> {
+    let (n, m, h, samples) = (s.n as u128, s.m as u128, s.h as u128, s.samples as u128);
+    let x_cols = if loss == LossName::Sensing {
+        n.checked_mul(m)?
+    } else {
+        n
+    };
+    let y_cols = if loss == LossName::Sensing { 1 } else { m };
+    let data = samples.checked_mul(x_cols.checked_add(y_cols)?)?;
+    let nm = n.checked_add(m)?;
+    let elems = data
+        .checked_mul(4)?
+        .checked_add(h.checked_mul(nm)?.checked_mul(6)?)?
+        .checked_add(nm.checked_mul(nm)?.checked_mul(6)?)?
+        .checked_add(n.checked_mul(m)?.checked_mul(4)?)?
+        .checked_add(samples.checked_mul(4)?)?;
+    let width: u128 = match precision {
+        Precision::F32 => 4,
+        Precision::F64 => 8,
+    };
+    let files = if user_data { data.checked_mul(8)? } else { 0 };
+    elems.checked_mul(width)?.checked_add(files)
 }
 
 /// `h` from a user start, checking it against `n` and `m`.
@@ -1172,7 +1248,18 @@ pub struct FinalWeights {
 
 impl Problem {
     /// Builds the data, the loss and the start described by `spec`.
+    ///
+    /// An interrupt during the build ([`crate::interrupted`]) is
+    /// [`Error::Interrupted`], whatever the cut-short computation returned.
     pub fn build(spec: &ProblemSpec) -> Result<Self> {
+        let built = Self::build_uninterrupted(spec);
+        if crate::interrupted() {
+            return Err(Error::Interrupted);
+        }
+        built
+    }
+
+    fn build_uninterrupted(spec: &ProblemSpec) -> Result<Self> {
         spec.validate()?;
         let read = |p: &Option<PathBuf>| p.as_ref().map(|p| crate::io::read_matrix(p)).transpose();
         let user = UserMatrices {
@@ -1242,6 +1329,19 @@ impl Problem {
             _ => size_or(spec.h, None, DEFAULT_H, "h")?,
         };
         let sizes = Sizes { n, m, h, samples };
+        check_size_relations(spec, sizes, user.is_some())?;
+        crate::resources::check_memory(
+            memory_estimate(spec.loss, spec.precision, sizes, user.is_some()),
+            &format!(
+                "this problem (n = {n}, m = {m}{}, h = {h}, samples = {samples}, {})",
+                if spec.loss == LossName::Softmax && spec.m.is_none() && user.is_some() {
+                    format!(" from the largest label in {}", path_name(&spec.y, "Y"))
+                } else {
+                    String::new()
+                },
+                spec.precision.name()
+            ),
+        )?;
         let start = w1.zip(w2);
         let inner = match spec.precision {
             Precision::F32 => Inner::F32(build_typed::<f32>(spec, sizes, user.as_ref(), start)?),
@@ -1497,6 +1597,20 @@ fn one_hot_from_user(y: &DMatrix<f64>, m: usize, name: &str) -> Result<DMatrix<f
                  class indices or an N x m one-hot matrix",
                 y.ncols()
             )));
+        }
+        // Named here, with the row and the classes, rather than by the
+        // core's generic "not a class index 0..m".
+        for (i, row) in y.row_iter().enumerate() {
+            let ones = row.iter().filter(|&&v| v == 1.0).count();
+            if ones != 1 || row.iter().any(|&v| v != 0.0 && v != 1.0) {
+                return Err(Error::input(format!(
+                    "{name}: row {} is not one-hot (one 1 and {} zeros for m = {m} classes); \
+                     give an N x {m} one-hot matrix or N x 1 class indices 0..{}",
+                    i + 1,
+                    m - 1,
+                    m - 1
+                )));
+            }
         }
         return Ok(y.clone());
     }

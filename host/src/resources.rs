@@ -96,18 +96,18 @@ pub fn memory_limit() -> Result<MemoryLimit> {
 
 /// Refuses a request for `need` bytes beyond the memory limit, saying how
 /// much `what` needs and the limit (exit 2). `None` means the count itself
-/// overflows 64 bits.
-pub fn check_memory(need: Option<u64>, what: &str) -> Result<()> {
+/// overflows 128 bits.
+pub fn check_memory(need: Option<u128>, what: &str) -> Result<()> {
     let limit = memory_limit()?;
     match need {
-        Some(b) if b <= limit.bytes => Ok(()),
+        Some(b) if b <= u128::from(limit.bytes) => Ok(()),
         Some(b) => Err(Error::input(format!(
             "{what} needs about {} of memory, more than the limit of {}; use smaller sizes",
             human_bytes(b),
             limit.describe()
         ))),
         None => Err(Error::input(format!(
-            "{what} needs more memory than can be counted (beyond 16 EiB), more than the limit of {}; use smaller sizes",
+            "{what} needs more memory than can be counted, more than the limit of {}; use smaller sizes",
             limit.describe()
         ))),
     }

@@ -17,6 +17,10 @@ pub fn householder_qr<T: Real>(a: &mut [T], rows: usize, cols: usize, mut b: Opt
     }
     let steps = rows.min(cols);
     for k in 0..steps {
+        // Tall data (millions of rows) make each column long: see `cancel`.
+        if crate::cancel::requested() {
+            return;
+        }
         let (left, right) = a.split_at_mut(((k + 1) * rows).min(a.len()));
         let Some(col_k) = left.chunks_exact_mut(rows).nth(k) else {
             return;
@@ -94,10 +98,15 @@ pub fn sym_eigen<T: Real>(a: &mut [T], p: usize, eig: &mut [T], mut v: Option<&m
         }
     }
     let mut sweeps = 0;
-    while sweeps < 64 {
+    'sweeps: while sweeps < 64 {
         sweeps += 1;
         let mut rotated = false;
         for q in 1..p {
+            // A sweep of a large matrix takes seconds: an interrupt is seen
+            // between rows (the result is then partial, see `cancel`).
+            if crate::cancel::requested() {
+                break 'sweeps;
+            }
             for pp in 0..q {
                 let apq = rd(a, pp + q * p);
                 let app = rd(a, pp + pp * p);
@@ -187,6 +196,10 @@ pub fn orthonormalize_columns<T: Real>(a: &mut [T], rows: usize) -> bool {
     }
     let cols = a.len() / rows;
     for k in 0..cols {
+        // Partial on an interrupt (see `cancel`).
+        if crate::cancel::requested() {
+            return false;
+        }
         let (done, rest) = a.split_at_mut(k * rows);
         let Some(col) = rest.get_mut(..rows) else {
             return false;

@@ -131,7 +131,8 @@ const MAX_SOLVER_ITERS: usize = 4_000_000;
 /// [`MAX_SOLVER_ITERS`]) is reached before the floor — the exact-arithmetic
 /// rate needs `κ·ln(1/ε)` steps to gain the full precision — or when the
 /// floor lies above `√ε·‖∇ℓ(W₀)‖`, i.e. the problem is too ill-conditioned
-/// for the working precision.
+/// for the working precision; with [`ProblemError::Cancelled`] on an
+/// interrupt ([`crate::cancel`]).
 pub(crate) fn minimize_gd<T: Real, N: Dim, M: Dim>(
     mu: T,
     k: T,
@@ -168,6 +169,9 @@ where
     let mut iters = 0;
     let mut floor_reached = g0 == T::zero();
     while !floor_reached && iters < cap {
+        if crate::cancel::requested() {
+            return Err(ProblemError::Cancelled);
+        }
         kernels::axpy(w.as_mut_slice(), step, g.as_slice());
         gradient(w, &mut g);
         iters += 1;
