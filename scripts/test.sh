@@ -4,8 +4,10 @@
 # and `cargo test` for the whole workspace, which includes the firmware run
 # under QEMU and compared bit for bit with the host.
 #
-# Missing tools are reported with what to install (scripts/setup.sh installs
-# all of them on Debian); nothing is skipped.
+# Missing tools are installed first by scripts/setup.sh (Debian; it prints
+# what it installs); nothing is skipped. OVERLIN_SETUP names another
+# installer; OVERLIN_NO_SETUP=1 only reports what is missing and stops.
+# `scripts/test.sh --prereqs` makes sure of the prerequisites and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -20,25 +22,42 @@ need() {
     missing=1
   fi
 }
-need cargo "install Rust with rustup (https://rustup.rs)"
-need qemu-system-arm "apt-get install -y qemu-system-arm"
-need defmt-print "cargo install --locked defmt-print"
-need sbatch "apt-get install -y slurm-wlm munge (host/tests/slurm.rs starts a one-node cluster)"
-if [ ! -x /usr/sbin/munged ] || [ ! -x /usr/sbin/slurmctld ]; then
-  echo "test.sh: munged or slurmctld not found: apt-get install -y slurm-wlm munge" >&2
-  missing=1
+check_prereqs() {
+  missing=0
+  need cargo "install Rust with rustup (https://rustup.rs)"
+  need qemu-system-arm "apt-get install -y qemu-system-arm"
+  need defmt-print "cargo install --locked defmt-print"
+  need sbatch "apt-get install -y slurm-wlm munge (host/tests/slurm.rs starts a one-node cluster)"
+  if [ ! -x /usr/sbin/munged ] || [ ! -x /usr/sbin/slurmctld ]; then
+    echo "test.sh: munged or slurmctld not found: apt-get install -y slurm-wlm munge" >&2
+    missing=1
+  fi
+  need python3 "apt-get install -y python3 python3-venv"
+  if ! python3 -c 'import numpy, pytest, maturin, venv' >/dev/null 2>&1; then
+    echo "test.sh: the Python package's tests need numpy, pytest and maturin: python3 -m pip install maturin pytest numpy" >&2
+    missing=1
+  fi
+  if ! scripts/firmware.sh route >/dev/null; then
+    missing=1
+  fi
+  return "$missing"
+}
+if ! check_prereqs; then
+  if [ "${OVERLIN_NO_SETUP:-0}" = 1 ]; then
+    echo "test.sh: prerequisites missing; run scripts/setup.sh (Debian) or install the above" >&2
+    exit 1
+  fi
+  setup="${OVERLIN_SETUP:-scripts/setup.sh}"
+  echo "test.sh: prerequisites missing; installing them with $setup" >&2
+  "$setup"
+  if ! check_prereqs; then
+    echo "test.sh: prerequisites still missing after $setup (see above)" >&2
+    exit 1
+  fi
 fi
-need python3 "apt-get install -y python3 python3-venv"
-if ! python3 -c 'import numpy, pytest, maturin, venv' >/dev/null 2>&1; then
-  echo "test.sh: the Python package's tests need numpy, pytest and maturin: python3 -m pip install maturin pytest numpy" >&2
-  missing=1
-fi
-if ! scripts/firmware.sh route >/dev/null; then
-  missing=1
-fi
-if [ "$missing" -ne 0 ]; then
-  echo "test.sh: prerequisites missing; run scripts/setup.sh (Debian) or install the above" >&2
-  exit 1
+if [ "${1:-}" = "--prereqs" ]; then
+  echo "test.sh: prerequisites present"
+  exit 0
 fi
 
 step() { printf '\n== %s\n' "$*"; }

@@ -106,7 +106,15 @@ pub fn format_certificate(c: &CertifyResult) -> String {
 /// Runs `overlin certify`; returns the exit code (0 whether or not a
 /// certificate exists: "no certificate" is an answer, not a failure).
 pub fn certify(spec: &ProblemSpec, tol: f64, json: bool) -> Result<i32> {
-    let c = crate::problem::certify(spec, tol)?;
+    let mut prep = None;
+    let built = crate::problem::Problem::build_with(spec, &mut |s| {
+        prep = Some(crate::cmd_run::preparing(s))
+    });
+    let c = built.and_then(|p| p.certify(tol));
+    if let Some(s) = prep {
+        s.finish_and_clear();
+    }
+    let c = c?;
     if json {
         let s = serde_json::to_string_pretty(&c)
             .map_err(|e| Error::Internal(format!("cannot serialize JSON: {e}")))?;

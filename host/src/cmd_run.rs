@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::output::AtomicFile;
-use crate::problem::{Problem, ProblemSpec, Record, RunResult, RunSpec, CSV_HEADER};
+use crate::problem::{Problem, ProblemSpec, Record, RunResult, RunSpec, Sizes, CSV_HEADER};
 use crate::{exit, Error, Result};
 
 /// Everything `overlin run` needs.
@@ -40,6 +40,45 @@ pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
         pb.set_style(style);
     }
     pb.set_prefix(what.to_string());
+    pb
+}
+
+/// Work above which setting up a problem takes about a second or more
+/// (floating-point operations, counted as in [`setup_work`]).
+const ANNOUNCED_WORK: f64 = 1e9;
+
+/// About how many floating-point operations setting up a problem of sizes
+/// `s` takes: the eigenvalues of the `(n+m)²` imbalance matrix (Jacobi,
+/// ~10 sweeps of `(n+m)³`), the least squares or `W*` solve on `X`
+/// (`N·n²`) and the Grams of the start (`h(n+m)²`).
+pub fn setup_work(s: Sizes) -> f64 {
+    let (n, m, h, samples) = (s.n as f64, s.m as f64, s.h as f64, s.samples as f64);
+    let p = n + m;
+    10.0 * p * p * p + samples * n * n + h * p * p
+}
+
+/// Says that a problem of sizes `s` is being prepared, until
+/// [`ProgressBar::finish_and_clear`]: a spinner on a terminal; otherwise
+/// one line on stderr, only when the set-up is large ([`setup_work`] above
+/// about a second), so that small runs print nothing extra. Called once the
+/// sizes passed their checks, so that a refused problem prints one line.
+pub fn preparing(s: Sizes) -> ProgressBar {
+    let what = format!(
+        "preparing the problem (n = {}, m = {}, h = {}, samples = {}): W*, spectra",
+        s.n, s.m, s.h, s.samples
+    );
+    if !std::io::stderr().is_terminal() {
+        if setup_work(s) >= ANNOUNCED_WORK {
+            eprintln!("overlin: {what} ...");
+        }
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
+        pb.set_style(style);
+    }
+    pb.set_message(what);
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
     pb
 }
 
@@ -204,7 +243,8 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         Some(p) => Some(AtomicFile::create(p, args.force)?),
         None => None,
     };
-    let mut problem = Problem::build(&args.problem)?;
+    let mut prep: Option<ProgressBar> = None;
+    let mut problem = Problem::build_with(&args.problem, &mut |s| prep = Some(preparing(s)))?;
     if let Some(factor) = args.debug_inflate_mu {
         problem = problem.with_debug_inflated_mu(factor)?;
     }
@@ -212,10 +252,16 @@ pub fn run(args: &RunArgs) -> Result<i32> {
     if let Some(f) = csv.as_mut() {
         write_csv_header(f).map_err(io_err)?;
     }
-    let pb = progress_bar(args.run.iters as u64, "run");
+    // The trainer's set-up (the start's spectra) is part of preparing: the
+    // spinner gives way to the progress bar at the first record.
+    let mut pb: Option<ProgressBar> = None;
     let mut violations: Vec<Record> = Vec::new();
     let mut write_error: Option<std::io::Error> = None;
     let res = problem.run(&args.run, &mut |r: &Record| {
+        if let Some(s) = prep.take() {
+            s.finish_and_clear();
+        }
+        let pb = pb.get_or_insert_with(|| progress_bar(args.run.iters as u64, "run"));
         if let Some(f) = csv.as_mut() {
             if let Err(e) = write_csv_row(f, r) {
                 write_error = Some(e);
@@ -230,8 +276,14 @@ pub fn run(args: &RunArgs) -> Result<i32> {
             pb.set_message(format!("gap {:.3e}", r.next_gap));
         }
         true
-    })?;
-    pb.finish_and_clear();
+    });
+    if let Some(s) = prep.take() {
+        s.finish_and_clear();
+    }
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let res = res?;
     if let Some(e) = write_error {
         return Err(io_err(e));
     }

@@ -690,9 +690,7 @@ pub fn sweep(args: &SweepArgs) -> Result<i32> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let grid = Grid::parse(&text, &name, &base)?;
-    if args.jobs == Some(0) {
-        return Err(Error::input("--jobs must be at least 1"));
-    }
+    let threads = crate::resources::worker_threads(args.jobs)?;
     let total = grid.len();
     let limit = args.max_cells.unwrap_or(DEFAULT_MAX_CELLS);
     if total > limit {
@@ -715,7 +713,7 @@ pub fn sweep(args: &SweepArgs) -> Result<i32> {
     let count = shard.len_of(total);
     let grid_hash = grid.hash();
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
+        .num_threads(threads)
         .build()
         .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
     let pb = crate::cmd_run::progress_bar(count as u64, "sweep");

@@ -137,15 +137,15 @@ struct ProblemCli {
     /// Ridge lambda of the softmax loss.
     #[arg(long, default_value_t = 0.01, allow_hyphen_values = true)]
     lambda: f64,
-    /// Start: gaussian|scaled|orthogonal|spectral|spectral-target (THEORY §10).
-    #[arg(long, default_value = "gaussian")]
-    init: InitName,
-    /// Imbalance knob sigma >= 0 (W1 <- r W1, W2 <- W2 / r, r^2 - r^-2 = sigma).
-    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
-    sigma: f64,
-    /// Entry std (gaussian), omega (scaled: std omega/sqrt(h)), multiplier (orthogonal, spectral).
-    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
-    scale: f64,
+    /// Start: gaussian|scaled|orthogonal|spectral|spectral-target (THEORY §10) [default: gaussian].
+    #[arg(long)]
+    init: Option<InitName>,
+    /// Imbalance knob sigma >= 0 (W1 <- r W1, W2 <- W2 / r, r^2 - r^-2 = sigma) [default: 1].
+    #[arg(long, allow_hyphen_values = true)]
+    sigma: Option<f64>,
+    /// Entry std (gaussian), omega (scaled: std omega/sqrt(h)), multiplier (orthogonal, spectral) [default: 1].
+    #[arg(long, allow_hyphen_values = true)]
+    scale: Option<f64>,
     /// Seed of the start.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u64,
@@ -170,6 +170,28 @@ struct ProblemCli {
 }
 
 impl ProblemCli {
+    /// Says on stderr which start flags a user start (`--w1/--w2`) makes
+    /// moot, so that a run is not mistaken for one from that start.
+    fn warn_ignored(&self) {
+        if self.w1.is_none() && self.w2.is_none() {
+            return;
+        }
+        let ignored: Vec<&str> = [
+            ("--init", self.init.is_some()),
+            ("--sigma", self.sigma.is_some()),
+            ("--scale", self.scale.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect();
+        if !ignored.is_empty() {
+            eprintln!(
+                "overlin: warning: {} ignored: the start is read from --w1/--w2",
+                ignored.join(", ")
+            );
+        }
+    }
+
     fn spec(&self) -> ProblemSpec {
         ProblemSpec {
             loss: self.loss,
@@ -182,9 +204,9 @@ impl ProblemCli {
             target_std: self.target_std,
             gamma: self.gamma,
             lambda: self.lambda,
-            init: self.init,
-            sigma: self.sigma,
-            scale: self.scale,
+            init: self.init.unwrap_or_default(),
+            sigma: self.sigma.unwrap_or(1.0),
+            scale: self.scale.unwrap_or(1.0),
             seed: self.seed,
             data_seed: self.data_seed,
             precision: self.precision,
@@ -266,6 +288,7 @@ fn dispatch(cli: Cli) -> overlin::Result<i32> {
             overlin::experiments::reproduce(&args)
         }
         Command::Run(r) => {
+            r.problem.warn_ignored();
             let run = overlin::problem::RunSpec {
                 rule: r.rule.clone(),
                 iters: r.iters,
@@ -286,7 +309,10 @@ fn dispatch(cli: Cli) -> overlin::Result<i32> {
                 debug_inflate_mu: r.debug_inflate_mu,
             })
         }
-        Command::Certify(c) => overlin::cmd_certify::certify(&c.problem.spec(), c.tol, c.json),
+        Command::Certify(c) => {
+            c.problem.warn_ignored();
+            overlin::cmd_certify::certify(&c.problem.spec(), c.tol, c.json)
+        }
         Command::Sweep(s) => overlin::cmd_sweep::sweep(&s),
         Command::Merge(m) => overlin::cmd_sweep::merge(&m),
     }

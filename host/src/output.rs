@@ -14,12 +14,26 @@ use crate::{Error, Result};
 /// Fails with a one-line input error when `path` exists and `force` is off,
 /// or is a folder (which `--force` cannot replace with a file: refused
 /// before any work rather than when the finished file is renamed).
+///
+/// A path that is a device, a pipe or a socket is refused too, with and
+/// without `force`: the finished file is renamed into place, which would
+/// replace the device node with a regular file (as root, `/dev/null`
+/// itself), and writing through it would not give a whole file either.
 pub fn check_new(path: &Path, force: bool) -> Result<()> {
     if path.is_dir() {
         return Err(Error::input(format!(
             "{} is a folder; give a file name",
             path.display()
         )));
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        if !meta.is_file() {
+            return Err(Error::input(format!(
+                "{} is {}, not a regular file; give the name of a file to write",
+                path.display(),
+                special_kind(&meta.file_type())
+            )));
+        }
     }
     if !force && path.exists() {
         return Err(Error::input(format!(
@@ -28,6 +42,36 @@ pub fn check_new(path: &Path, force: bool) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// What a special file is, for messages.
+fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_char_device() {
+            return "a character device";
+        }
+        if ft.is_block_device() {
+            return "a block device";
+        }
+        if ft.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = ft;
+    "a special file"
+}
+
+/// `true` when `dir` is a folder with no entries.
+pub fn is_empty_dir(dir: &Path) -> bool {
+    dir.is_dir()
+        && std::fs::read_dir(dir)
+            .map(|mut it| it.next().is_none())
+            .unwrap_or(false)
 }
 
 fn parent_of(path: &Path) -> PathBuf {

@@ -1252,14 +1252,21 @@ impl Problem {
     /// An interrupt during the build ([`crate::interrupted`]) is
     /// [`Error::Interrupted`], whatever the cut-short computation returned.
     pub fn build(spec: &ProblemSpec) -> Result<Self> {
-        let built = Self::build_uninterrupted(spec);
+        Self::build_with(spec, &mut |_| {})
+    }
+
+    /// [`Problem::build`], calling `sized` once the sizes are known and
+    /// have passed their checks (relations, memory), just before the data
+    /// and the start are made: where a long set-up can be announced.
+    pub fn build_with(spec: &ProblemSpec, sized: &mut dyn FnMut(Sizes)) -> Result<Self> {
+        let built = Self::build_uninterrupted(spec, sized);
         if crate::interrupted() {
             return Err(Error::Interrupted);
         }
         built
     }
 
-    fn build_uninterrupted(spec: &ProblemSpec) -> Result<Self> {
+    fn build_uninterrupted(spec: &ProblemSpec, sized: &mut dyn FnMut(Sizes)) -> Result<Self> {
         spec.validate()?;
         let read = |p: &Option<PathBuf>| p.as_ref().map(|p| crate::io::read_matrix(p)).transpose();
         let user = UserMatrices {
@@ -1342,6 +1349,7 @@ impl Problem {
                 spec.precision.name()
             ),
         )?;
+        sized(sizes);
         let start = w1.zip(w2);
         let inner = match spec.precision {
             Precision::F32 => Inner::F32(build_typed::<f32>(spec, sizes, user.as_ref(), start)?),
@@ -1904,6 +1912,13 @@ fn run_typed<T: Real>(
         overlin_core::Status::RuleUnavailable(why) => {
             ("rule_unavailable".to_string(), None, Some(why.to_string()))
         }
+        // A stall before any step is no precision floor reached by
+        // progress: the rule's first step cannot move this start.
+        overlin_core::Status::Stalled if summary.iterations == 0 => (
+            "rule_unavailable".to_string(),
+            None,
+            Some(no_first_step_reason(p)),
+        ),
         s => (s.name().to_string(), None, None),
     };
     let achieved_rate = (summary.iterations > 0 && initial_gap > 0.0 && final_gap >= 0.0)
@@ -1951,6 +1966,30 @@ fn run_typed<T: Real>(
         },
         weights,
     ))
+}
+
+/// Why the first step of a run left the start exactly where it was: either
+/// the gradients with respect to both factors, `A = G W₂ᵀ` and `B = W₁ᵀ G`
+/// (THEORY §1), are zero (a critical point: `W₁ = W₂ = 0` is a saddle of
+/// every loss here), or the step `η·A, η·B` is below the resolution of the
+/// weights (every entry of `W − ηA` rounds back to `W`).
+fn no_first_step_reason<T: Real>(p: &Typed<T>) -> String {
+    let (w1, w2) = (&p.start.w1, &p.start.w2);
+    let mut loss = p.loss.clone();
+    let prod = w1 * w2;
+    let mut g = prod.clone();
+    loss.evaluate_with_gradient(&prod, &mut g);
+    let a = &g * w2.transpose();
+    let b = w1.transpose() * &g;
+    if a.iter().chain(b.iter()).all(|v| *v == T::zero()) {
+        "the start is a critical point (the gradient with respect to W1 and W2 is zero, or \
+         too small to represent): no step moves it; start elsewhere (e.g. a larger --scale)"
+            .to_string()
+    } else {
+        "the step is below the weights' resolution: every entry of the update rounds back to \
+         the same weights; use a larger step (--rule) or a better-scaled start"
+            .to_string()
+    }
 }
 
 /// Exact local constants at the start and the a-priori certificate. The

@@ -113,6 +113,38 @@ pub fn check_memory(need: Option<u128>, what: &str) -> Result<()> {
     }
 }
 
+/// The largest `--jobs` accepted. Beyond it the request is surely a
+/// mistake (thousands of threads brought a 2-core machine to a load above
+/// 1,000 for minutes); values up to it are capped at the cores.
+pub const MAX_JOBS: usize = 1024;
+
+/// The cores this process may use (1 when the platform does not say).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The number of worker threads for `--jobs` (`None`: all cores). Zero
+/// and values above [`MAX_JOBS`] are input errors; values above the cores
+/// are capped at the cores, which is said on stderr (more workers than
+/// cores add no speed, only memory and contention). Results never depend on
+/// the number of workers.
+pub fn worker_threads(jobs: Option<usize>) -> Result<usize> {
+    let cores = cores();
+    match jobs {
+        None => Ok(cores),
+        Some(0) => Err(Error::input("--jobs must be at least 1")),
+        Some(j) if j > MAX_JOBS => Err(Error::input(format!(
+            "--jobs {j} is more than the {MAX_JOBS} worker threads overlin accepts; \
+             this machine has {cores} cores: use --jobs {cores} or leave --jobs out"
+        ))),
+        Some(j) if j > cores => {
+            eprintln!("overlin: --jobs {j} capped at {cores}, the number of cores of this machine");
+            Ok(cores)
+        }
+        Some(j) => Ok(j),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

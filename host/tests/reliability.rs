@@ -1152,3 +1152,260 @@ fn interrupts_during_the_setup_and_steps_of_a_large_problem_are_prompt() {
         }
     }
 }
+
+/// `--jobs` above the cores is capped at the cores and said; zero and
+/// absurd values (thousands of threads took a 2-core machine to a load
+/// above 1,000) are refused before any output.
+#[test]
+fn jobs_are_capped_at_the_cores_and_absurd_values_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("g.toml"),
+        "n = 3\nm = 2\nsamples = 12\nh = 6\niters = 50\n",
+    )
+    .unwrap();
+    for args in [
+        &["reproduce", "--quick", "--jobs", "100000", "--out", "r"][..],
+        &["sweep", "--grid", "g.toml", "--out", "s", "--jobs", "5000"][..],
+    ] {
+        let o = overlin(p, args);
+        assert_one_line_error(
+            &o,
+            2,
+            "is more than the 1024 worker threads overlin accepts",
+        );
+        assert_eq!(files(p), vec!["g.toml"], "{args:?}");
+    }
+    for args in [
+        &["reproduce", "--quick", "--jobs", "0", "--out", "r"][..],
+        &["sweep", "--grid", "g.toml", "--out", "s", "--jobs", "0"][..],
+    ] {
+        assert_one_line_error(&overlin(p, args), 2, "--jobs must be at least 1");
+    }
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let o = overlin(
+        p,
+        &["sweep", "--grid", "g.toml", "--out", "s", "--jobs", "1024"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    if cores < 1024 {
+        assert!(
+            stderr(&o).contains(&format!(
+                "overlin: --jobs 1024 capped at {cores}, the number of cores of this machine"
+            )),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+/// An output path that is a device, a pipe or a link to one is refused,
+/// with and without `--force`, and left as it was (was: `--force` renamed
+/// a regular file over the device node).
+#[test]
+fn outputs_that_are_devices_or_pipes_are_refused_and_left_alone() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::os::unix::fs::symlink("/dev/null", p.join("mynull")).unwrap();
+    let made = Command::new("mkfifo")
+        .arg(p.join("fifo.csv"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for (out, needle) in [
+        ("mynull", "mynull is a character device, not a regular file"),
+        (
+            "/dev/null",
+            "/dev/null is a character device, not a regular file",
+        ),
+        (
+            "fifo.csv",
+            "fifo.csv is a named pipe (FIFO), not a regular file",
+        ),
+    ] {
+        for force in [false, true] {
+            let mut args = vec!["run", "--iters", "3", "--csv", out];
+            if force {
+                args.push("--force");
+            }
+            assert_one_line_error(&overlin(p, &args), 2, needle);
+        }
+    }
+    let link = std::fs::symlink_metadata(p.join("mynull")).unwrap();
+    assert!(link.file_type().is_symlink());
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert!(std::fs::metadata(p.join("fifo.csv"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(temp_files(p).is_empty(), "{:?}", files(p));
+}
+
+/// Ctrl-C before the first experiment of `reproduce` is written leaves no
+/// empty output folder behind, and an empty folder (left by an older
+/// version, or made by the user) is accepted without `--force` (was:
+/// refused as "already exists").
+#[test]
+fn reproduce_leaves_no_empty_folder_and_accepts_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let mut child = spawn(p, &["reproduce", "--quick", "--out", "r"]);
+    wait_until(&mut child, 30, || p.join("r").exists());
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    if p.join("r").exists() {
+        // An experiment had finished: its files are whole and kept.
+        assert!(!files(&p.join("r")).is_empty());
+        all_whole(&p.join("r"));
+    }
+    std::fs::create_dir(p.join("empty")).unwrap();
+    let o = overlin(
+        p,
+        &["reproduce", "--quick", "--only", "E3", "--out", "empty"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(p.join("empty/summary.json").exists());
+}
+
+/// `--w1/--w2` make `--init`, `--sigma` and `--scale` moot: a warning
+/// names the flags given; without them, nothing is said.
+#[test]
+fn start_flags_ignored_with_a_user_start_are_named_in_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let w1 = ["0.1,0.2,0.3,0.4,0.5,0.6"; 10].join("\n") + "\n";
+    let w2 = ["0.3,-0.1,0.2,0.1,0.5"; 6].join("\n") + "\n";
+    std::fs::write(p.join("w1.csv"), w1).unwrap();
+    std::fs::write(p.join("w2.csv"), w2).unwrap();
+    let base = ["--w1", "w1.csv", "--w2", "w2.csv", "--iters", "3"];
+    let mut a = vec!["run"];
+    a.extend_from_slice(&base);
+    a.extend_from_slice(&["--init", "scaled", "--sigma", "2"]);
+    let o = overlin(p, &a);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "overlin: warning: --init, --sigma ignored: the start is read from --w1/--w2"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let mut a = vec!["certify"];
+    a.extend_from_slice(&base[..4]);
+    a.extend_from_slice(&["--scale", "3"]);
+    let o = overlin(p, &a);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: --scale ignored"),
+        "{}",
+        stderr(&o)
+    );
+    let mut a = vec!["run"];
+    a.extend_from_slice(&base);
+    let o = overlin(p, &a);
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}
+
+/// A start from which the first step cannot move (a critical point, or a
+/// step below the weights' resolution) is no "stalled" run of 0
+/// iterations: the rule gives no usable step there, exit 5, with the
+/// reason.
+#[test]
+fn a_start_that_no_step_can_move_is_explained_with_exit_5() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("z1.csv"), ["0,0,0,0,0,0"; 10].join("\n") + "\n").unwrap();
+    std::fs::write(p.join("z2.csv"), ["0,0,0,0,0"; 6].join("\n") + "\n").unwrap();
+    let critical = "the start is a critical point (the gradient with respect to W1 and W2 is zero";
+    let below = "the step is below the weights' resolution";
+    let cases: &[(&[&str], &str)] = &[
+        (&["--scale", "0"], critical),
+        (&["--w1", "z1.csv", "--w2", "z2.csv"], critical),
+        (&["--rule", "constant:1e-320"], below),
+    ];
+    for (args, needle) in cases {
+        let mut a = vec!["run", "--json"];
+        a.extend_from_slice(args);
+        let o = overlin(p, &a);
+        assert_eq!(code(&o), 5, "{args:?}: {}", stderr(&o));
+        let j = json(&o);
+        assert_eq!(j["status"], "rule_unavailable", "{args:?}");
+        assert_eq!(j["iterations"], 0);
+        assert!(
+            j["rule_unavailable"].as_str().unwrap().contains(needle),
+            "{args:?}: {j}"
+        );
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
+    // --scale 1e-300: whichever of the two, never a silent stall.
+    let o = overlin(p, &["run", "--json", "--scale", "1e-300"]);
+    if code(&o) == 5 {
+        let r = json(&o)["rule_unavailable"].as_str().unwrap().to_string();
+        assert!(r.contains(critical) || r.contains(below), "{r}");
+    } else {
+        assert_ne!(json(&o)["iterations"], 0, "{}", stderr(&o));
+    }
+}
+
+/// The set-up of a large problem is announced: one line on stderr when it
+/// is not a terminal, a spinner on a terminal; small runs print nothing
+/// extra.
+#[test]
+fn a_long_setup_is_announced_and_a_short_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let child = spawn(
+        p,
+        &[
+            "run",
+            "--n",
+            "300",
+            "--m",
+            "300",
+            "--h",
+            "1200",
+            "--samples",
+            "300",
+            "--iters",
+            "2",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.lines().next().unwrap_or("").starts_with(
+            "overlin: preparing the problem (n = 300, m = 300, h = 1200, samples = 300): W*, spectra ..."
+        ),
+        "{err}"
+    );
+    let o = overlin(p, &["run", "--iters", "3"]);
+    assert_eq!(code(&o), 0);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    // On a terminal (a pseudo-terminal from `script`): the spinner, drawn
+    // while the set-up lasts (a fraction of a second at these sizes) and
+    // cleared; its frames stay in the terminal's byte stream.
+    let bin = assert_cmd::cargo::cargo_bin("overlin");
+    let cmd = format!(
+        "{} run --n 150 --m 150 --h 600 --samples 150 --iters 1",
+        bin.display()
+    );
+    let o = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(p)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{shown:?}");
+    assert!(
+        shown.contains("preparing the problem (n = 150"),
+        "{shown:?}"
+    );
+}

@@ -143,15 +143,15 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<i32> {
     if args.seeds == Some(0) {
         return Err(Error::input("--seeds must be at least 1"));
     }
-    if args.jobs == Some(0) {
-        return Err(Error::input("--jobs must be at least 1"));
-    }
+    let threads = crate::resources::worker_threads(args.jobs)?;
     let out = if args.out.as_os_str().is_empty() {
         std::path::PathBuf::from("results")
     } else {
         args.out.clone()
     };
-    if out.exists() && !args.force {
+    // An empty folder holds nothing to overwrite (an earlier attempt may
+    // have left one when it failed before writing anything).
+    if out.exists() && !args.force && !output::is_empty_dir(&out) {
         return Err(Error::input(format!(
             "output folder {} already exists; pass --force to overwrite it",
             out.display()
@@ -162,14 +162,30 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<i32> {
     } else {
         DEFAULT_SEEDS
     });
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(j) = args.jobs {
-        builder = builder.num_threads(j);
-    }
-    let pool = builder
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
         .build()
         .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+    let created = !out.exists();
     output::create_dir(&out, true)?;
+    let done = reproduce_into(args, &out, &chosen, seeds, pool);
+    // A run that ends before writing anything (Ctrl-C before the first
+    // experiment finished, a full disk) leaves no empty folder behind; a
+    // folder with files is kept (they are whole).
+    if done.is_err() && created && output::is_empty_dir(&out) {
+        let _ = std::fs::remove_dir(&out);
+    }
+    done
+}
+
+/// [`reproduce`] once the checks are made and the folder exists.
+fn reproduce_into(
+    args: &ReproduceArgs,
+    out: &Path,
+    chosen: &[&'static str],
+    seeds: usize,
+    pool: rayon::ThreadPool,
+) -> Result<i32> {
     let ctx = Ctx {
         quick: args.quick,
         seeds,
@@ -187,14 +203,14 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<i32> {
     let mut sections = Vec::new();
     let mut timing = common::Csv::new("timing.csv", &["experiment", "runs", "wall_seconds"]);
     let mut walls = Vec::new();
-    for id in &chosen {
+    for id in chosen {
         let started = Instant::now();
         let mut o = run_experiment(id, &ctx)?;
         if crate::interrupted() {
             return Err(Error::Interrupted);
         }
         let wall = started.elapsed().as_secs_f64();
-        let files = write_outcome(&out, &o)?;
+        let files = write_outcome(out, &o)?;
         o.summary.files = files.clone();
         o.section.files = files;
         o.summary.fill_section(&mut o.section);
