@@ -1275,7 +1275,7 @@ impl Problem {
             w1: read(&spec.w1)?,
             w2: read(&spec.w2)?,
         };
-        Self::build_from(spec, user)
+        Self::build_from(spec, user, sized)
     }
 
     /// [`Problem::build`] with the user data and start given as matrices
@@ -1314,10 +1314,14 @@ impl Problem {
                 crate::io::check_finite(m, name)?;
             }
         }
-        Self::build_from(spec, user)
+        Self::build_from(spec, user, &mut |_| {})
     }
 
-    fn build_from(spec: &ProblemSpec, user: UserMatrices) -> Result<Self> {
+    fn build_from(
+        spec: &ProblemSpec,
+        user: UserMatrices,
+        sized: &mut dyn FnMut(Sizes),
+    ) -> Result<Self> {
         let UserMatrices { x, y, w1, w2 } = user;
         let user = match (x, y) {
             (Some(x), Some(y)) => Some(UserData { x, y }),
