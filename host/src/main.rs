@@ -123,7 +123,7 @@ struct ProblemCli {
     #[arg(long, allow_negative_numbers = true)]
     samples: Option<usize>,
     /// Condition number of the generated X (>= 1), or orthogonal|identity|gaussian.
-    #[arg(long, default_value = "10")]
+    #[arg(long, default_value = "10", allow_hyphen_values = true)]
     kappa: Kappa,
     /// Standard deviation of the target noise.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]

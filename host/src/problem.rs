@@ -1135,6 +1135,27 @@ fn check_size_relations(spec: &ProblemSpec, s: Sizes, user_data: bool) -> Result
     if user_data || spec.loss == LossName::Sensing {
         return Ok(());
     }
+    // The generated X has singular values spread over [1/κ, 1]: XᵀX is
+    // resolvable when κ² stays below what the rank test accepts
+    // (eigenvalues above 100·n·ε·λ_max; THEORY §9.1).
+    if let Kappa::Value(k) = spec.kappa {
+        let eps = match spec.precision {
+            Precision::F32 => f64::from(f32::EPSILON),
+            Precision::F64 => f64::EPSILON,
+        };
+        let most = (1.0 / (100.0 * s.n as f64 * eps)).sqrt();
+        if k >= most {
+            return Err(Error::input(format!(
+                "--kappa {}: X^T X would have condition number {}, beyond what {} resolves \
+                 for n = {} (kappa below {}); use a smaller --kappa or --precision f64",
+                crate::io::short_number(k),
+                crate::io::short_number(k * k),
+                spec.precision.name(),
+                s.n,
+                most.floor()
+            )));
+        }
+    }
     match spec.kappa {
         Kappa::Identity if s.samples != s.n => Err(Error::input(format!(
             "size clash: --kappa identity needs samples = n, got samples = {}, n = {}",
@@ -1702,6 +1723,35 @@ fn build_loss<T: Real>(
     Ok(loss)
 }
 
+/// Refuses user data whose Gram matrix `XᵀX` leaves the range of `T`
+/// (an entry near `√MAX`, or every entry below `√MIN_POSITIVE`): its rank
+/// and conditioning cannot be measured, and the core would report a rank
+/// deficiency ("use more samples") where the cure is to rescale.
+fn check_scale<T: Real>(x: &DMatrix<f64>, name: &str) -> Result<()> {
+    let max = x.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+    let rows = x.nrows().max(1) as f64;
+    let prec = if T::MAX.to_f64() < f64::MAX {
+        "f32"
+    } else {
+        "f64"
+    };
+    if max > (T::MAX.to_f64() / rows).sqrt() {
+        return Err(Error::input(format!(
+            "{name}: the data are badly scaled: an entry of {} makes X^T X overflow {prec}; \
+             rescale X (e.g. standardize its columns)",
+            crate::io::short_number(max)
+        )));
+    }
+    if max > 0.0 && max < T::MIN_POSITIVE.to_f64().sqrt() {
+        return Err(Error::input(format!(
+            "{name}: the data are badly scaled: every entry is below {} in magnitude, so \
+             X^T X underflows {prec}; rescale X (e.g. standardize its columns)",
+            crate::io::short_number(T::MIN_POSITIVE.to_f64().sqrt())
+        )));
+    }
+    Ok(())
+}
+
 /// Refuses a file entry that is finite in `f64` but beyond the range of the
 /// working precision `T` (it would become infinite), naming the file, row
 /// and column (1-based, as the readers do).
@@ -1735,7 +1785,21 @@ fn build_typed<T: Real>(
         check_range::<T>(a, &path_name(&spec.w1, "W1"))?;
         check_range::<T>(b, &path_name(&spec.w2, "W2"))?;
     }
+    if let Some(d) = user {
+        check_scale::<T>(&d.x, &path_name(&spec.x, "X"))?;
+    }
     let loss = build_loss::<T>(spec, s, user).map_err(|e| match (e, user) {
+        (Error::Input(msg), _) if msg.contains("did not converge") => {
+            let (flag, v) = match spec.loss {
+                LossName::Softmax => ("--lambda", spec.lambda),
+                _ => ("--gamma", spec.gamma),
+            };
+            Error::input(format!(
+                "{msg} with {flag} {}: the ridge weight is far from the scale of the data \
+                 (or the data are badly scaled); use a {flag} nearer the eigenvalues of X^T X / N",
+                crate::io::short_number(v)
+            ))
+        }
         // Name the files when the core rejects user data (rank, NaN, labels).
         (Error::Input(msg), Some(_)) => Error::Input(format!(
             "{msg} (X = {}, Y = {})",
@@ -1747,7 +1811,18 @@ fn build_typed<T: Real>(
     let start = match start {
         Some((a, b)) => DynNet::new(to_t::<T>(&a), to_t::<T>(&b))
             .map_err(|e| Error::input(format!("user start: {e}")))?,
-        None => generated_start::<T>(spec, s, Some(loss.minimizer()))?,
+        // A start that overflows comes from --scale and --sigma: name them
+        // rather than the matrix the core found non-finite.
+        None => generated_start::<T>(spec, s, Some(loss.minimizer())).map_err(|e| match e {
+            Error::Input(msg) if msg.contains("NaN or infinite") => Error::input(format!(
+                "--scale {} with --sigma {} makes the start overflow {} (its entries grow \
+                 like scale * sqrt(sigma)); use smaller values",
+                crate::io::short_number(spec.scale),
+                crate::io::short_number(spec.sigma),
+                spec.precision.name()
+            )),
+            e => e,
+        })?,
     };
     Ok(Typed { loss, start })
 }

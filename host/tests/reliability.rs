@@ -1409,3 +1409,153 @@ fn a_long_setup_is_announced_and_a_short_one_is_not() {
         "{shown:?}"
     );
 }
+
+/// On a machine that lacks a tool, `scripts/test.sh` installs it itself
+/// through the installer (`scripts/setup.sh`; here a stand-in that says
+/// what it installs and links the real tool), checks again and goes on
+/// (`--prereqs` stops there); with `OVERLIN_NO_SETUP=1` it only reports.
+/// The missing tool is simulated by a `PATH` of links to every program
+/// except `qemu-system-arm`.
+#[test]
+fn test_script_installs_missing_prerequisites_itself() {
+    let real_qemu = std::env::var("PATH")
+        .unwrap()
+        .split(':')
+        .map(|d| Path::new(d).join("qemu-system-arm"))
+        .find(|p| p.exists())
+        .expect("qemu-system-arm (scripts/setup.sh installs it)");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for d in std::env::var("PATH").unwrap().split(':') {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let to = bin.join(&name);
+            if name != "qemu-system-arm" && !to.exists() {
+                let _ = std::os::unix::fs::symlink(e.path(), to);
+            }
+        }
+    }
+    let setup = dir.path().join("setup.sh");
+    std::fs::write(
+        &setup,
+        format!(
+            "#!/bin/sh\necho \"setup: installing Debian packages: qemu-system-arm\"\nln -s {} {}\n",
+            real_qemu.display(),
+            bin.join("qemu-system-arm").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&setup, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = repo.join("scripts/test.sh");
+    let o = Command::new("bash")
+        .args([script.to_str().unwrap(), "--prereqs"])
+        .env("PATH", &bin)
+        .env("OVERLIN_NO_SETUP", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("test.sh: 'qemu-system-arm' not found"),
+        "{err}"
+    );
+    assert!(!bin.join("qemu-system-arm").exists());
+    let o = Command::new("bash")
+        .args([script.to_str().unwrap(), "--prereqs"])
+        .env("PATH", &bin)
+        .env("OVERLIN_SETUP", &setup)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        err.contains("test.sh: prerequisites missing; installing them with"),
+        "{err}"
+    );
+    assert!(
+        out.contains("setup: installing Debian packages: qemu-system-arm"),
+        "{out}"
+    );
+    assert!(out.contains("test.sh: prerequisites present"), "{out}");
+    assert!(bin.join("qemu-system-arm").exists());
+}
+
+/// Parameters and data that used to get a message about something else
+/// ("W1 has a NaN or infinite entry", "rank 1 … use more samples",
+/// "W* did not converge", "unexpected argument") now name the flag or the
+/// file and what to do.
+#[test]
+fn extreme_parameters_and_badly_scaled_data_name_the_flag_or_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let y = "1\n2\n3\n4\n5\n6\n";
+    std::fs::write(p.join("y.csv"), y).unwrap();
+    std::fs::write(p.join("tiny.csv"), "1e-320,2e-320\n3e-320,1e-320\n2e-320,2e-320\n1e-320,5e-320\n4e-320,1e-320\n1e-320,1e-320\n").unwrap();
+    std::fs::write(
+        p.join("huge.csv"),
+        "1e308,0.5\n0.3,1\n0.2,0.7\n1,0.1\n0.5,0.5\n0.9,0.2\n",
+    )
+    .unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--scale", "1e308"],
+            "--scale 1e308 with --sigma 1 makes the start overflow f64",
+        ),
+        (
+            &["--sigma", "1e308"],
+            "--scale 1 with --sigma 1e308 makes the start overflow f64",
+        ),
+        (
+            &["--kappa", "1e308"],
+            "--kappa 1e308: X^T X would have condition number inf, beyond what f64 resolves",
+        ),
+        (&["--kappa", "-0"], "--kappa must be a finite number >= 1"),
+        (
+            &["--loss", "logcosh", "--gamma", "1e308"],
+            "with --gamma 1e308: the ridge weight is far from the scale of the data",
+        ),
+        (
+            &["--x", "tiny.csv", "--y", "y.csv"],
+            "tiny.csv: the data are badly scaled: every entry is below",
+        ),
+        (
+            &["--x", "huge.csv", "--y", "y.csv"],
+            "huge.csv: the data are badly scaled: an entry of 1e308 makes X^T X overflow f64",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut a = vec!["run", "--iters", "3"];
+        a.extend_from_slice(args);
+        assert_one_line_error(&overlin(p, &a), 2, needle);
+    }
+}
+
+/// The f32 rank test is based on the conditioning f32 can resolve
+/// (eigenvalues of `XᵀX` above `100·n·ε·λ_max`), not on the number of
+/// samples: these well-conditioned problems were refused as rank-deficient.
+#[test]
+fn f32_problems_with_many_samples_are_not_called_rank_deficient() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    for args in [
+        &["--n", "4", "--m", "3", "--h", "12", "--samples", "90000"][..],
+        &["--kappa", "2.5", "--samples", "30000"][..],
+        &["--samples", "300", "--kappa", "20"][..],
+    ] {
+        let mut a = vec!["run", "--precision", "f32", "--iters", "3", "--json"];
+        a.extend_from_slice(args);
+        let o = overlin(p, &a);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        assert_eq!(json(&o)["iterations"], 3, "{args:?}");
+    }
+    // Beyond what f32 resolves, the flag is named (not "use more samples").
+    let o = overlin(p, &["run", "--precision", "f32", "--kappa", "1000"]);
+    assert_one_line_error(&o, 2, "--kappa 1000: X^T X would have condition number 1000000, beyond what f32 resolves for n = 10 (kappa below 91)");
+}
