@@ -30,7 +30,7 @@ const SMALL: &[&str] = &[
     "0.5",
 ];
 
-const HEADER: &str = "t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift";
+const HEADER: &str = "t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift,t_eps";
 
 fn run(dir: &Path, base: &[&str], extra: &[&str]) -> std::process::Output {
     let mut args = vec!["run"];
@@ -40,8 +40,9 @@ fn run(dir: &Path, base: &[&str], extra: &[&str]) -> std::process::Output {
 }
 
 /// Reads a per-iteration CSV and checks it is whole: the header,
-/// 13 numeric fields on every row (inf and NaN allowed: a diverged step),
-/// and a final newline.
+/// 13 numeric fields on every row (inf and NaN allowed: a diverged step)
+/// and a 14th, `t_eps`, empty or a whole number (returned without it), and
+/// a final newline.
 fn whole_csv(path: &Path) -> Vec<Vec<f64>> {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(
@@ -54,8 +55,15 @@ fn whole_csv(path: &Path) -> Vec<Vec<f64>> {
     lines
         .enumerate()
         .map(|(i, l)| {
-            let row: Vec<f64> = l
-                .split(',')
+            let cells: Vec<&str> = l.split(',').collect();
+            assert_eq!(cells.len(), 14, "row {i}: {l:?}");
+            let t_eps = cells[13];
+            assert!(
+                t_eps.is_empty() || t_eps.parse::<u64>().is_ok(),
+                "row {i}: t_eps {t_eps:?}"
+            );
+            let row: Vec<f64> = cells[..13]
+                .iter()
                 .map(|c| {
                     c.parse::<f64>()
                         .unwrap_or_else(|_| panic!("row {i}: {c:?} in {l:?}"))
