@@ -1,7 +1,7 @@
 //! Per-step certificate: local PL constant, local smoothness and the
 //! one-step contraction factor (THEORY §2–§5, §11).
 
-use crate::scalar::{abs, max, Real};
+use crate::scalar::{abs, max, sqrt, Real};
 
 /// Local constants at the current iterate (THEORY §2).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -36,14 +36,140 @@ pub fn contraction_factor<T: Real>(mu_t: T, k_t: T, eta: T) -> T {
     T::one() - (mu_t + mu_t) * eta + mu_t * k_t * eta * eta
 }
 
-/// Units of `ε_mach` a measured quantity may exceed its bound by before a
-/// check fails (THEORY §11: "a few units").
-pub const TOLERANCE_UNITS: f64 = 8.0;
+/// Units of `ε_mach` for evaluating the check's own bounds: `ρ_t (L_t − L*)`
+/// and Lemma 2's bound are a handful of operations on rounded inputs
+/// (docs/ROUNDING.md R4).
+const BOUND_EVAL_UNITS: f64 = 8.0;
 
-/// Rounding allowance of a check at gap `gap`: `8 ε (gap + |L*| + 1)` (THEORY §11).
+/// Units of `ε_mach` for one rounded inner product or sum of `k` terms, per
+/// `√k` (docs/ROUNDING.md R1: the probabilistic model with `λ = 8`, `u = ε/2`).
+pub const DOT_UNITS: f64 = 4.0;
+
+/// A step's predicted decrease must exceed its rounding allowance this many
+/// times over for the step to count as certified (THEORY §11: "below a
+/// tenth of the predicted decrease").
+pub const RESOLUTION_FACTOR: f64 = 10.0;
+
+/// `DOT_UNITS·√k·ε`: the rounding of an inner product of length `k`
+/// (docs/ROUNDING.md R1).
 #[inline]
-pub fn rounding_tolerance<T: Real>(gap: T, l_star: T) -> T {
-    T::of(TOLERANCE_UNITS) * T::EPSILON * (abs(gap) + abs(l_star) + T::one())
+pub fn dot_rounding<T: Real>(k: usize) -> T {
+    T::of(DOT_UNITS) * sqrt(T::of_usize(k.max(1))) * T::EPSILON
+}
+
+/// The norms a step's rounding allowance is built from, all of them
+/// quantities the trainer has at hand (docs/ROUNDING.md R3). Frobenius norms
+/// unless said otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StepNorms<T> {
+    /// `‖W₁‖` at `t`.
+    pub w1: T,
+    /// `‖W₂‖` at `t`.
+    pub w2: T,
+    /// `‖A‖ = ‖G W₂ᵀ‖` at `t`.
+    pub a: T,
+    /// `‖B‖ = ‖W₁ᵀ G‖` at `t`.
+    pub b: T,
+    /// `‖G_t‖` of the computed `∇ℓ(W₁W₂)` at `t`.
+    pub grad: T,
+    /// `‖G_{t+1}‖` at the stored next iterate.
+    pub next_grad: T,
+    /// `σ₁(W₁)² + σ₁(W₂)²` (`β_t`; spectral).
+    pub beta: T,
+}
+
+/// What the loss says about its own rounding at the two points of a step
+/// (from [`crate::loss::Loss::gap_error`] and
+/// [`crate::loss::Loss::gradient_error`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LossRounding<T> {
+    /// Bound on the rounding error of the computed gap at `t`.
+    pub gap: T,
+    /// The same at `t + 1`.
+    pub next_gap: T,
+    /// Bound on `‖Ĝ_t − ∇ℓ(P_t)‖` of the computed gradient at `t`.
+    pub grad: T,
+}
+
+/// The sizes that set how long the inner products of a step are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StepShape {
+    /// Rows of `W₁` (`n`).
+    pub n: usize,
+    /// Hidden width (`h`).
+    pub h: usize,
+    /// Columns of `W₂` (`m`).
+    pub m: usize,
+}
+
+/// The rounding allowance of one step's check (THEORY §11; the analysis and
+/// its constants are in docs/ROUNDING.md). A bound on how far the computed
+/// `L_{t+1} − L*` can exceed `ρ_t (L_t − L*)` (or Lemma 2's bound) through
+/// rounding alone when the exact step satisfies the bound:
+///
+/// * the loss's own bound on the error of each computed gap (`|L*|` enters
+///   only for a loss that computes its gap by subtraction);
+/// * forming `P = W₁W₂` at both iterates: `‖G‖·γ̃_h‖W₁‖‖W₂‖`;
+/// * the stored step: `W⁺` is rounded, and so are `A`, `B` and the
+///   gradient they come from, a loss change of at most
+///   `‖G⁺‖ (ε(‖W₁‖‖W₂‖ + η(‖A‖‖W₂‖ + ‖W₁‖‖B‖)) + η β_t ‖ΔG‖ + …)`;
+/// * the second-order terms `K‖ΔP‖²/2` of those perturbations;
+/// * the rounding of the computed `α_t, β_t, ‖G‖₂` (a Gram matrix and its
+///   extreme eigenvalues) propagated through `ρ_t`, and of evaluating the
+///   bound itself.
+///
+/// Every term is proportional to `ε` and homogeneous in the problem's scale:
+/// scaling the loss by `s` scales it by `s`; there is no absolute constant.
+#[allow(clippy::too_many_arguments)]
+pub fn rounding_allowance<T: Real>(
+    cert: &StepCertificate<T>,
+    mu: T,
+    k: T,
+    eta: T,
+    gap: T,
+    shape: StepShape,
+    norms: &StepNorms<T>,
+    loss: &LossRounding<T>,
+) -> T {
+    let eps = T::EPSILON;
+    let half = T::of(0.5);
+    let gh = dot_rounding::<T>(shape.h);
+    // Forming P = W₁W₂ at t and at t + 1 (‖W⁺‖ ≤ ‖W‖ + η‖A‖ up to rounding).
+    let w1n = norms.w1 + eta * norms.a;
+    let w2n = norms.w2 + eta * norms.b;
+    let dp = gh * norms.w1 * norms.w2;
+    let dp_next = gh * w1n * w2n;
+    // The stored step W⁺ = fl(W − η∇̂): the update's own rounding (u = ε/2
+    // per operation, two operations), A = fl(G W₂ᵀ) and B = fl(W₁ᵀ G), and
+    // the computed gradient against ∇ℓ at the exact product.
+    let dw1 = eps * (half * norms.w1 + eta * norms.a)
+        + eta * dot_rounding::<T>(shape.m) * norms.grad * norms.w2;
+    let dw2 = eps * (half * norms.w2 + eta * norms.b)
+        + eta * dot_rounding::<T>(shape.n) * norms.grad * norms.w1;
+    let dgrad = loss.grad + k * dp;
+    let dp_step = dw1 * w2n + w1n * dw2 + eta * dgrad * norms.beta;
+    let first_order = norms.next_grad * (dp_next + dp_step)
+        + (norms.grad + loss.grad) * dp
+        + loss.gap
+        + loss.next_gap;
+    let second_order = half * k * (dp * dp + (dp_next + dp_step) * (dp_next + dp_step));
+    // α_t, β_t from Grams (formed with γ̃_h, or carried: drift ≤ a few ε β)
+    // and their extreme eigenvalues (a few ε of the largest); ‖G‖₂ likewise.
+    let p = shape.n + shape.m;
+    let d_lambda = gh * (norms.w1 * norms.w1 + norms.w2 * norms.w2)
+        + T::of(8.0) * T::of_usize(p) * eps * norms.beta;
+    let d_gspec = T::of(8.0) * T::of_usize(p) * eps * norms.grad;
+    let f = T::one() + half * eta * cert.local.grad_spec;
+    let d_rho = (mu + mu) * eta * d_lambda
+        + cert.mu_t
+            * eta
+            * eta
+            * (k * f * f * d_lambda + (k * cert.local.beta * f * eta + T::one()) * d_gspec);
+    let bound_eval = T::of(BOUND_EVAL_UNITS) * eps * (abs(gap) + eta * cert.local.grad_sq);
+    first_order + second_order + d_rho * abs(gap) + bound_eval
 }
 
 /// What the theory predicts for one step, computed before it is taken.
@@ -87,23 +213,23 @@ impl<T: Real> StepCertificate<T> {
         }
     }
 
-    /// Checks the step after it was taken: the measured `next_gap` against
-    /// Lemma 2 always and against Theorem 1 when it applies, each with the
-    /// rounding allowance of THEORY §11.
+    /// Classifies the step and checks it after it was taken (THEORY §11):
+    /// the measured `next_gap` against Lemma 2 for every class but
+    /// [`StepClass::NonFinite`], and against Theorem 1 for a
+    /// [`StepClass::Certified`] step, each with the step's rounding
+    /// `allowance` ([`rounding_allowance`]).
     ///
-    /// A finite bound is violated by a larger or a non-finite `next_gap`. A
-    /// certificate computed from quantities that overflowed (`g²`, `β_t`,
-    /// `‖G‖₂`, `K_t(η)`, `ρ_t` or the bound itself not finite, e.g. for a
-    /// step so large that the run diverges) predicts nothing and cannot be
-    /// violated: the trainer reports such a step as a divergence, not as a
-    /// false certificate.
-    pub fn check(&self, gap: T, next_gap: T, l_star: T) -> StepCheck<T> {
+    /// A step whose certificate, measured gap or allowance is not finite
+    /// (overflow, e.g. a step so large that the run diverges) predicts
+    /// nothing and cannot be violated: the trainer reports it as a
+    /// divergence, not as a false certificate.
+    pub fn check(&self, gap: T, next_gap: T, allowance: T) -> StepCheck<T> {
         let ratio = if gap > T::zero() {
             next_gap / gap
         } else {
             T::zero()
         };
-        let predicted = [
+        let finite = [
             self.local.alpha,
             self.local.beta,
             self.local.grad_spec,
@@ -112,21 +238,44 @@ impl<T: Real> StepCertificate<T> {
             self.k_t,
             self.rho,
             self.descent_bound,
+            gap,
+            next_gap,
+            allowance,
         ]
         .iter()
         .all(|x| x.finite());
-        if !predicted {
+        let predicted_decrease = (T::one() - self.rho) * gap;
+        let class = if !finite {
+            StepClass::NonFinite
+        } else if !(self.mu_t > T::zero()) {
+            StepClass::Trivial
+        } else if !self.contraction_applies {
+            StepClass::DescentOnly
+        } else if !(T::of(RESOLUTION_FACTOR) * allowance < predicted_decrease) {
+            StepClass::BelowResolution
+        } else {
+            StepClass::Certified
+        };
+        if class == StepClass::NonFinite {
             return StepCheck {
                 ratio,
                 bound_ratio: T::zero(),
                 holds: true,
+                class,
+                allowance,
             };
         }
-        let tol = rounding_tolerance(gap, l_star);
-        let descent_ok = next_gap <= self.descent_bound + tol;
-        let (contraction_ok, bound_ratio) = if self.contraction_applies {
+        let descent_ok = next_gap <= self.descent_bound + allowance;
+        let (contraction_ok, bound_ratio) = if class == StepClass::Certified {
             let bound = max(self.rho, T::zero()) * gap;
-            (next_gap <= bound + tol, next_gap / (bound + tol))
+            let bound_ratio = if bound > T::zero() {
+                next_gap / bound
+            } else if next_gap > T::zero() {
+                T::MAX
+            } else {
+                T::zero()
+            };
+            (next_gap <= bound + allowance, bound_ratio)
         } else {
             (true, T::zero())
         };
@@ -134,6 +283,68 @@ impl<T: Real> StepCertificate<T> {
             ratio,
             bound_ratio,
             holds: descent_ok && contraction_ok,
+            class,
+            allowance,
+        }
+    }
+}
+
+/// What a step's check counts as (THEORY §11). Every checked step is in
+/// exactly one class; only a [`StepClass::Certified`] step's check of
+/// Theorem 1 could have failed with a wrong certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum StepClass {
+    /// `α_t > 0`, `η K_t < 2`, finite, and the rounding allowance below a
+    /// tenth of the predicted decrease `(1 − ρ_t)(L_t − L*)`: the measured
+    /// gap was checked against `ρ_t (L_t − L*)`.
+    Certified,
+    /// `α_t = 0` (`h` below `n` or `m`, or a start at a saddle), so `ρ_t = 1`:
+    /// only "the loss did not rise" (Lemma 2) was checked. Also the class of
+    /// records of steps that were not checked at all.
+    #[default]
+    Trivial,
+    /// The allowance is not small against the predicted decrease: the
+    /// precision floor, where Theorem 1 cannot be told from rounding.
+    BelowResolution,
+    /// `η K_t ≥ 2`: Theorem 1 does not apply, only Lemma 2 was checked.
+    DescentOnly,
+    /// The certificate, the measured gap or the allowance overflowed.
+    NonFinite,
+}
+
+impl StepClass {
+    /// Every class, in the order outputs list them.
+    pub const ALL: [StepClass; 5] = [
+        Self::Certified,
+        Self::Trivial,
+        Self::BelowResolution,
+        Self::DescentOnly,
+        Self::NonFinite,
+    ];
+
+    /// Short name, as in `--json`'s `classes` object and the CSV's `class`
+    /// column: `certified|trivial|below_resolution|descent_only|non_finite`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Certified => "certified",
+            Self::Trivial => "trivial",
+            Self::BelowResolution => "below_resolution",
+            Self::DescentOnly => "descent_only",
+            Self::NonFinite => "non_finite",
+        }
+    }
+
+    /// A small code, for logs that carry numbers only (the firmware's
+    /// records): the index in [`StepClass::ALL`].
+    pub fn code(&self) -> u32 {
+        match self {
+            Self::Certified => 0,
+            Self::Trivial => 1,
+            Self::BelowResolution => 2,
+            Self::DescentOnly => 3,
+            Self::NonFinite => 4,
         }
     }
 }
@@ -144,11 +355,84 @@ impl<T: Real> StepCertificate<T> {
 pub struct StepCheck<T> {
     /// Achieved ratio `(L_{t+1} − L*) / (L_t − L*)`.
     pub ratio: T,
-    /// Measured over certified: `(L_{t+1} − L*) / (ρ_t (L_t − L*) + tol)`;
-    /// at most 1 when Theorem 1 holds (0 when it does not apply).
+    /// Measured over bound: `(L_{t+1} − L*) / (ρ_t (L_t − L*))`, no allowance
+    /// in the denominator; at most 1 (up to the allowance) when Theorem 1
+    /// holds. 0 unless the step is [`StepClass::Certified`].
     pub bound_ratio: T,
-    /// Lemma 2 and (when it applies) Theorem 1 held within tolerance.
+    /// Lemma 2 and (for a certified step) Theorem 1 held within the allowance.
     pub holds: bool,
+    /// What the check counts as.
+    pub class: StepClass,
+    /// The rounding allowance the step was checked with ([`rounding_allowance`]).
+    pub allowance: T,
+}
+
+/// Steps counted by [`StepClass`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ClassCounts {
+    /// [`StepClass::Certified`] steps.
+    pub certified: u32,
+    /// [`StepClass::Trivial`] steps.
+    pub trivial: u32,
+    /// [`StepClass::BelowResolution`] steps.
+    pub below_resolution: u32,
+    /// [`StepClass::DescentOnly`] steps.
+    pub descent_only: u32,
+    /// [`StepClass::NonFinite`] steps.
+    pub non_finite: u32,
+}
+
+impl ClassCounts {
+    /// The count of one class.
+    pub fn get(&self, class: StepClass) -> u32 {
+        match class {
+            StepClass::Certified => self.certified,
+            StepClass::Trivial => self.trivial,
+            StepClass::BelowResolution => self.below_resolution,
+            StepClass::DescentOnly => self.descent_only,
+            StepClass::NonFinite => self.non_finite,
+        }
+    }
+
+    /// Adds one step of class `class` (saturating).
+    pub fn add(&mut self, class: StepClass) {
+        let c = match class {
+            StepClass::Certified => &mut self.certified,
+            StepClass::Trivial => &mut self.trivial,
+            StepClass::BelowResolution => &mut self.below_resolution,
+            StepClass::DescentOnly => &mut self.descent_only,
+            StepClass::NonFinite => &mut self.non_finite,
+        };
+        *c = c.saturating_add(1);
+    }
+
+    /// Adds another tally's counts (for merged runs).
+    pub fn merge(&mut self, other: &ClassCounts) {
+        self.certified = self.certified.saturating_add(other.certified);
+        self.trivial = self.trivial.saturating_add(other.trivial);
+        self.below_resolution = self.below_resolution.saturating_add(other.below_resolution);
+        self.descent_only = self.descent_only.saturating_add(other.descent_only);
+        self.non_finite = self.non_finite.saturating_add(other.non_finite);
+    }
+
+    /// All steps counted.
+    pub fn total(&self) -> u64 {
+        StepClass::ALL.iter().map(|&c| u64::from(self.get(c))).sum()
+    }
+}
+
+/// What a tally says in one word (THEORY §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Verdict {
+    /// A bound (or Lemma 3's imbalance drift) was violated beyond rounding.
+    Violated,
+    /// Nothing was violated and at least one step was certified.
+    Held,
+    /// Nothing was violated, but no step was certified: the checks were
+    /// vacuous (trivial, below resolution, descent only or non-finite).
+    NothingCertified,
 }
 
 /// Running count of checked steps (what a run reports).
@@ -161,8 +445,11 @@ pub struct CertificateTally<T> {
     pub contraction_steps: u32,
     /// Steps where a bound was violated beyond rounding.
     pub violations: u32,
-    /// Largest measured/bound ratio seen (at most 1 when all held).
+    /// Largest measured/bound ratio over certified steps, without the
+    /// allowance in the denominator (0 when no step was certified).
     pub worst_ratio: T,
+    /// The checked steps by class.
+    pub classes: ClassCounts,
     /// Lemma 3 checks of the imbalance drift that were made.
     pub imbalance_checks: u32,
     /// Lemma 3 checks that failed beyond rounding.
@@ -172,19 +459,34 @@ pub struct CertificateTally<T> {
 impl<T: Real> CertificateTally<T> {
     /// Adds one checked step.
     pub fn record(&mut self, cert: &StepCertificate<T>, check: &StepCheck<T>) {
-        self.steps_checked += 1;
+        self.steps_checked = self.steps_checked.saturating_add(1);
         if cert.contraction_applies {
-            self.contraction_steps += 1;
+            self.contraction_steps = self.contraction_steps.saturating_add(1);
         }
         if !check.holds {
-            self.violations += 1;
+            self.violations = self.violations.saturating_add(1);
         }
-        self.worst_ratio = max(self.worst_ratio, check.bound_ratio);
+        self.classes.add(check.class);
+        if check.class == StepClass::Certified {
+            self.worst_ratio = max(self.worst_ratio, check.bound_ratio);
+        }
     }
 
-    /// `true` when no bound was violated.
+    /// `true` when no bound was violated (which says nothing when no step
+    /// was certified: see [`CertificateTally::verdict`]).
     pub fn all_held(&self) -> bool {
         self.violations == 0 && self.imbalance_violations == 0
+    }
+
+    /// Violated, held (with at least one certified step), or nothing certified.
+    pub fn verdict(&self) -> Verdict {
+        if !self.all_held() {
+            Verdict::Violated
+        } else if self.classes.certified == 0 {
+            Verdict::NothingCertified
+        } else {
+            Verdict::Held
+        }
     }
 }
 

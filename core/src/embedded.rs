@@ -15,13 +15,13 @@
 use nalgebra::{Const, DefaultAllocator, DimAdd, OMatrix};
 
 use crate::apriori::{AprioriCertificate, NoCertificate};
-use crate::certificate::rounding_tolerance;
+use crate::certificate::Verdict;
 use crate::data;
 use crate::dims::NetAllocator;
 use crate::error::ProblemError;
 use crate::gd::{Status, StepRecord, Summary, Tolerance, Trainer, TrainerConfig};
 use crate::init::{Init, Rng};
-use crate::loss::{Loss, SquaredLoss};
+use crate::loss::SquaredLoss;
 use crate::net::Net;
 use crate::rules::{RuleUnavailable, StepRule};
 use crate::scalar::Real;
@@ -316,8 +316,7 @@ where
     DefaultAllocator: NetAllocator<Const<N>, Const<H>, Const<M>>,
 {
     let start = trainer.summary();
-    let l_star = trainer.loss().constants().l_star;
-    let mut tracker = AprioriTracker::new(&start.apriori, start.initial_gap, l_star);
+    let mut tracker = AprioriTracker::new(&start.apriori, start.initial_gap);
     while let Some(record) = trainer.step() {
         tracker.observe(&record);
         if config.logs(&record, trainer.status().is_final()) {
@@ -335,8 +334,9 @@ where
 pub struct AprioriTracker<T> {
     cert: Option<AprioriCertificate<T>>,
     gap0: T,
-    l_star: T,
     power: T,
+    /// Rounding carried along the run: `Σ_s ρ̄^{t−s} · allowance_s`.
+    slack: T,
     /// The certificate's premise `η_t ≤ η̄` held at every step so far.
     pub premise_held: bool,
     /// Steps at which the bound was checked.
@@ -347,16 +347,12 @@ pub struct AprioriTracker<T> {
 
 impl<T: Real> AprioriTracker<T> {
     /// A tracker for a run with this summary's a-priori result.
-    pub fn new(
-        apriori: &Result<AprioriCertificate<T>, NoCertificate<T>>,
-        gap0: T,
-        l_star: T,
-    ) -> Self {
+    pub fn new(apriori: &Result<AprioriCertificate<T>, NoCertificate<T>>, gap0: T) -> Self {
         Self {
             cert: apriori.ok(),
             gap0,
-            l_star,
             power: T::one(),
+            slack: T::zero(),
             premise_held: true,
             checked: 0,
             violations: 0,
@@ -374,8 +370,12 @@ impl<T: Real> AprioriTracker<T> {
         }
         self.power *= c.rho_bar;
         let bound = self.power * self.gap0;
+        // Each step contracts by ρ̄ up to its own rounding allowance
+        // (THEORY §11), so the allowances add up, each contracted by the
+        // steps after it.
+        self.slack = c.rho_bar * self.slack + r.check.allowance;
         self.checked += 1;
-        if !(r.next_gap <= bound + rounding_tolerance(self.gap0, self.l_star)) {
+        if !(r.next_gap <= bound + self.slack) {
             self.violations += 1;
         }
     }
@@ -387,9 +387,12 @@ pub const RECORD_WORDS: usize = 16;
 /// A step record as words of bits, exactly as the firmware logs it:
 /// `t, L_t, L_t − L*, η_t, α_t, β_t, ‖G‖₂, g², μ_t, K_t, ρ_t, ratio,
 /// bound_ratio, L_{t+1} − L*, drift, flags` (flags: bit 0 certificate held,
-/// bit 1 contraction applies). `f32` values are their IEEE bits.
+/// bit 1 contraction applies, bits 2–4 the step's class code,
+/// [`crate::certificate::StepClass::code`]). `f32` values are their IEEE bits.
 pub fn record_words(r: &StepRecord<f32>) -> [u32; RECORD_WORDS] {
-    let flags = u32::from(r.check.holds) | (u32::from(r.cert.contraction_applies) << 1);
+    let flags = u32::from(r.check.holds)
+        | (u32::from(r.cert.contraction_applies) << 1)
+        | (r.check.class.code() << 2);
     [
         r.t as u32,
         r.loss.to_bits(),
@@ -425,7 +428,7 @@ pub fn status_code(s: &Status) -> u32 {
 }
 
 /// Number of words in an encoded summary.
-pub const SUMMARY_WORDS: usize = 22;
+pub const SUMMARY_WORDS: usize = 27;
 
 /// `u32::MAX` for "none" in a summary word.
 pub const NONE_WORD: u32 = u32::MAX;
@@ -436,7 +439,8 @@ pub const NONE_WORD: u32 = u32::MAX;
 /// checks, a-priori violations` (those two from an [`AprioriTracker`]),
 /// then the certificate from the iterate (THEORY §8.2): `t_c, guaranteed
 /// total t_c + T_{t_c}(ε)` ([`NONE_WORD`] when none), `steps checked
-/// against it, its violations`.
+/// against it, its violations`, then the steps by class: `certified,
+/// trivial, below resolution, descent only, non-finite` (THEORY §11).
 pub fn summary_words(s: &Summary<f32>, tracker: &AprioriTracker<f32>) -> [u32; SUMMARY_WORDS] {
     let (has, c) = match s.apriori {
         Ok(c) => (1, c),
@@ -469,15 +473,21 @@ pub fn summary_words(s: &Summary<f32>, tracker: &AprioriTracker<f32>) -> [u32; S
             .map_or(NONE_WORD, |t| u32::try_from(t).unwrap_or(NONE_WORD)),
         s.anytime.steps_checked,
         s.anytime.violations,
+        s.tally.classes.certified,
+        s.tally.classes.trivial,
+        s.tally.classes.below_resolution,
+        s.tally.classes.descent_only,
+        s.tally.classes.non_finite,
     ]
 }
 
-/// `true` when a run may count as a success: it converged, every per-step
+/// `true` when a run may count as a success: it converged, at least one
+/// step was certified, every per-step
 /// certificate and imbalance check held, and so did the a-priori bound and
 /// the guarantee from the certified-from step wherever they applied.
 pub fn run_succeeded<T: Real>(s: &Summary<T>, tracker: &AprioriTracker<T>) -> bool {
     s.status == Status::Converged
-        && s.tally.all_held()
+        && s.tally.verdict() == Verdict::Held
         && tracker.violations == 0
         && s.anytime.violations == 0
 }
@@ -596,6 +606,12 @@ mod tests {
         assert_eq!(w[0], 5);
         assert_eq!(w[1], 1.5f32.to_bits());
         assert_eq!(w[3], 0x8000_0000);
-        assert_eq!(w[RECORD_WORDS - 1], 0);
+        // Not held, no contraction, class trivial (code 1) in bits 2–4.
+        assert_eq!(w[RECORD_WORDS - 1], 1 << 2);
+        let mut held = r;
+        held.check.holds = true;
+        held.check.class = crate::certificate::StepClass::NonFinite;
+        held.cert.contraction_applies = true;
+        assert_eq!(record_words(&held)[RECORD_WORDS - 1], 1 | 2 | (4 << 2));
     }
 }

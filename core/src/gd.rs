@@ -11,7 +11,8 @@ use crate::apriori::{
     apriori_certificate, certificate_for_step, AprioriCertificate, AprioriInputs, NoCertificate,
 };
 use crate::certificate::{
-    rounding_tolerance, CertificateTally, LocalConstants, StepCertificate, StepCheck,
+    rounding_allowance, CertificateTally, LocalConstants, LossRounding, StepCertificate, StepCheck,
+    StepNorms, StepShape,
 };
 use crate::dims::NetAllocator;
 use crate::error::ProblemError;
@@ -552,6 +553,8 @@ where
     drift_at_last_imbalance: T,
     last_imbalance: ImbalanceSummary<T>,
     tally: CertificateTally<T>,
+    /// `‖G‖_F` of the gradient at the current iterate (for the allowance).
+    grad_norm: T,
     status: Status,
     summary_apriori: Result<AprioriCertificate<T>, NoCertificate<T>>,
     initial_imbalance: ImbalanceSummary<T>,
@@ -681,6 +684,7 @@ where
             drift_at_last_imbalance: T::zero(),
             last_imbalance: ImbalanceSummary::default(),
             tally: CertificateTally::default(),
+            grad_norm: T::zero(),
             status: Status::Running,
             summary_apriori: Ok(AprioriCertificate::default()),
             initial_imbalance: ImbalanceSummary::default(),
@@ -696,6 +700,7 @@ where
         let ws = &mut self.ws;
         self.net.product_into(&mut ws.p);
         let eval = self.loss.evaluate_with_gradient(&ws.p, &mut ws.g);
+        self.grad_norm = sqrt(kernels::sum_sq(ws.g.as_slice()));
         let constants = *self.loss.constants();
         let initial_imbalance = imbalance_spectrum(&self.net, &mut ws.imbalance);
         // The spectrum (or the loss's set-up before it) may have been cut
@@ -831,7 +836,16 @@ where
 
     /// Checks one step from `t_c` on against the guarantee of
     /// [`AnytimeSummary`]: whether it qualified, then the chained bound.
-    fn check_anytime(&mut self, t: usize, eta: T, cert: &StepCertificate<T>, gap: T, next_gap: T) {
+    /// Each step contracts by `ρ̄` up to its own rounding `allowance`
+    /// (THEORY §11), so the allowances are carried along the chained bound.
+    fn check_anytime(
+        &mut self,
+        t: usize,
+        eta: T,
+        cert: &StepCertificate<T>,
+        allowance: T,
+        next_gap: T,
+    ) {
         let Some(c) = self.anytime_cert else {
             return;
         };
@@ -851,8 +865,7 @@ where
             self.anytime.first_unqualified = Some(t);
             return;
         }
-        let l_star = self.loss.constants().l_star;
-        let bound = c.rho_bar * self.anytime_bound + rounding_tolerance(gap, l_star);
+        let bound = c.rho_bar * self.anytime_bound + allowance;
         self.anytime_bound = bound;
         self.anytime.steps_checked += 1;
         if !(next_gap <= bound) {
@@ -896,7 +909,7 @@ where
     ///
     /// `α_t, β_t` come from the extreme eigenvalues of the carried Grams
     /// ([`GramState`]); `‖G‖₂² = λ_max` of the smaller of `GᵀG`, `GGᵀ`.
-    fn local_constants(&mut self) -> LocalConstants<T> {
+    fn local_constants(&mut self) -> (LocalConstants<T>, StepNorms<T>) {
         let ws = &mut self.ws;
         let (n, h, m) = self.net.shape();
         ws.grams.current(&self.net);
@@ -983,14 +996,29 @@ where
         let a2 = if h >= m { pos(min2) } else { T::zero() };
         let beta = pos(max1) + pos(max2);
         let grad_spec = sqrt(pos(grad_sq_max));
-        let grad_sq = kernels::sum_sq(ws.a.as_slice()) + kernels::sum_sq(ws.b.as_slice());
-        ws.grams.prepare(&ws.g, &ws.p);
-        LocalConstants {
-            alpha: a1 + a2,
+        let (a_sq, b_sq) = (
+            kernels::sum_sq(ws.a.as_slice()),
+            kernels::sum_sq(ws.b.as_slice()),
+        );
+        // ‖W₁‖², ‖W₂‖² are the traces of the Grams: O(n + m), no pass over W.
+        let norms = StepNorms {
+            w1: sqrt(pos(ws.grams.g1.trace())),
+            w2: sqrt(pos(ws.grams.g2.trace())),
+            a: sqrt(a_sq),
+            b: sqrt(b_sq),
             beta,
-            grad_spec,
-            grad_sq,
-        }
+            ..StepNorms::default()
+        };
+        ws.grams.prepare(&ws.g, &ws.p);
+        (
+            LocalConstants {
+                alpha: a1 + a2,
+                beta,
+                grad_spec,
+                grad_sq: a_sq + b_sq,
+            },
+            norms,
+        )
     }
 
     fn product_spec(&mut self) -> T {
@@ -1040,15 +1068,34 @@ where
         );
         let constants = *self.loss.constants();
         let needs_local = self.config.certify || !matches!(self.rule.rule(), StepRule::Constant(_));
-        let local = if needs_local {
+        let (local, mut norms) = if needs_local {
             self.local_constants()
         } else {
-            LocalConstants {
-                grad_sq: kernels::sum_sq(self.ws.a.as_slice())
-                    + kernels::sum_sq(self.ws.b.as_slice()),
-                ..LocalConstants::default()
-            }
+            let (a_sq, b_sq) = (
+                kernels::sum_sq(self.ws.a.as_slice()),
+                kernels::sum_sq(self.ws.b.as_slice()),
+            );
+            // No Grams without the local constants: the norms the
+            // allowance of the divergence test needs come from the weights
+            // (β_t bounded by ‖W₁‖² + ‖W₂‖²).
+            let w1 = kernels::sum_sq(self.net.w1.as_slice());
+            let w2 = kernels::sum_sq(self.net.w2.as_slice());
+            (
+                LocalConstants {
+                    grad_sq: a_sq + b_sq,
+                    ..LocalConstants::default()
+                },
+                StepNorms {
+                    w1: sqrt(w1),
+                    w2: sqrt(w2),
+                    a: sqrt(a_sq),
+                    b: sqrt(b_sq),
+                    beta: w1 + w2,
+                    ..StepNorms::default()
+                },
+            )
         };
+        norms.grad = self.grad_norm;
         let product_spec = if self.rule.rule().needs_product_norm() {
             self.product_spec()
         } else {
@@ -1117,9 +1164,26 @@ where
         self.net.product_into(&mut self.ws.p);
         let before = self.eval;
         self.eval = self.loss.evaluate_with_gradient(&self.ws.p, &mut self.ws.g);
+        self.grad_norm = sqrt(kernels::sum_sq(self.ws.g.as_slice()));
+        norms.next_grad = self.grad_norm;
         self.drift += eta * eta * local.grad_sq;
+        let rounding = LossRounding {
+            gap: self.loss.gap_error(before.gap),
+            next_gap: self.loss.gap_error(self.eval.gap),
+            grad: self.loss.gradient_error(norms.grad, before.gap),
+        };
+        let allowance = rounding_allowance(
+            &cert,
+            constants.mu,
+            constants.k,
+            eta,
+            before.gap,
+            StepShape { n, h, m },
+            &norms,
+            &rounding,
+        );
         let check = if self.config.certify {
-            let c = cert.check(before.gap, self.eval.gap, constants.l_star);
+            let c = cert.check(before.gap, self.eval.gap, allowance);
             self.tally.record(&cert, &c);
             c
         } else {
@@ -1129,11 +1193,12 @@ where
                 } else {
                     T::zero()
                 },
+                allowance,
                 ..StepCheck::default()
             }
         };
         let t = self.t;
-        self.check_anytime(t, eta, &cert, before.gap, self.eval.gap);
+        self.check_anytime(t, eta, &cert, allowance, self.eval.gap);
         self.t += 1;
         let imbalance = if self.config.imbalance_every > 0
             && self.t.is_multiple_of(self.config.imbalance_every)
@@ -1144,7 +1209,7 @@ where
         } else {
             None
         };
-        self.update_status(t, before);
+        self.update_status(t, before, allowance);
         if crate::cancel::requested() && !self.status.is_final() {
             self.status = Status::Stopped;
         }
@@ -1188,10 +1253,12 @@ where
         Some(now)
     }
 
-    fn update_status(&mut self, t: usize, before: Evaluation<T>) {
-        let l_star = self.loss.constants().l_star;
-        let tol = rounding_tolerance(before.gap, l_star);
-        if !(self.eval.value.finite() && self.eval.gap.finite()) || self.eval.gap > before.gap + tol
+    /// Ends the run when it diverged (non-finite, or the gap rose by more
+    /// than the step's rounding `allowance`, THEORY §11), converged, hit
+    /// the iteration cap or stalled.
+    fn update_status(&mut self, t: usize, before: Evaluation<T>, allowance: T) {
+        if !(self.eval.value.finite() && self.eval.gap.finite())
+            || self.eval.gap > before.gap + allowance
         {
             self.status = Status::Diverged { at: t };
         } else if self.converged() {

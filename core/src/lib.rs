@@ -44,7 +44,9 @@ pub use nalgebra;
 pub use apriori::{
     apriori_certificate, AlphaSource, AprioriCertificate, AprioriInputs, NoCertificate,
 };
-pub use certificate::{CertificateTally, LocalConstants, StepCertificate, StepCheck};
+pub use certificate::{
+    CertificateTally, ClassCounts, LocalConstants, StepCertificate, StepCheck, StepClass, Verdict,
+};
 pub use dims::NetAllocator;
 pub use error::ProblemError;
 pub use gd::{
@@ -54,8 +56,8 @@ pub use gd::{
 pub use imbalance::{imbalance_spectrum, ImbalanceSummary, ImbalanceWorkspace};
 pub use init::{spectral_balanced, Init, Rng};
 pub use loss::{
-    Evaluation, LogCoshRidge, Loss, LossConstants, LossKind, MatrixSensing, SoftmaxRidge,
-    SquaredLoss,
+    Evaluation, LogCoshRidge, Loss, LossConstants, LossKind, MatrixSensing, RoundingModel,
+    SoftmaxRidge, SquaredLoss,
 };
 pub use net::{DynNet, Net, TwoLayer};
 pub use rules::{RuleUnavailable, StepRule};

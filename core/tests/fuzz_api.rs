@@ -35,8 +35,8 @@ use std::time::Instant;
 
 use overlin_core::apriori::{certificate_for_step, AprioriInputs};
 use overlin_core::certificate::{
-    contraction_factor, local_pl_constant, local_smoothness, local_step, rounding_tolerance,
-    CertificateTally, LocalConstants, StepCertificate,
+    contraction_factor, local_pl_constant, local_smoothness, local_step, rounding_allowance,
+    CertificateTally, LocalConstants, LossRounding, StepCertificate, StepNorms, StepShape,
 };
 use overlin_core::data;
 use overlin_core::imbalance::{beta_upper_bound, summarize, ImbalanceSummary};
@@ -389,6 +389,9 @@ impl<T: Real> Loss<T, Dyn, Dyn> for AnyLoss<T> {
     fn evaluate_with_gradient(&mut self, w: &DMatrix<T>, g: &mut DMatrix<T>) -> Evaluation<T> {
         each!(self, l => l.evaluate_with_gradient(w, g))
     }
+    fn rounding(&self) -> &RoundingModel<T> {
+        each!(self, l => l.rounding())
+    }
 }
 
 fn build<T: Real>(s: &Spec) -> Result<AnyLoss<T>, ProblemError> {
@@ -612,7 +615,7 @@ where
             None => prop_assert!(at == 0 && !start_finite),
             Some(l) => {
                 prop_assert_eq!(at, l.t);
-                let up = l.next_gap > l.gap + rounding_tolerance(l.gap, l_star);
+                let up = l.next_gap > l.gap + l.check.allowance;
                 let bad = !(l.next_loss.finite() && l.next_gap.finite());
                 prop_assert!(up || bad, "diverged without an increase: {:?}", l);
             }
@@ -886,6 +889,8 @@ struct Scripted<T: Real> {
     script: Vec<T>,
     /// Wraps a real loss and only lies about the constants when set.
     inner: Option<SquaredLoss<T, Dyn, Dyn, Dyn>>,
+    /// A made-up rounding model (any values) when there is no inner loss.
+    rounding: RoundingModel<T>,
     at: usize,
 }
 
@@ -928,6 +933,12 @@ impl<T: Real> Loss<T, Dyn, Dyn> for Scripted<T> {
             *x = self.next();
         }
         self.evaluate(w)
+    }
+    fn rounding(&self) -> &RoundingModel<T> {
+        match self.inner.as_ref() {
+            Some(l) => l.rounding(),
+            None => &self.rounding,
+        }
     }
 }
 
@@ -1008,6 +1019,15 @@ fn liar_run<T: Real>(c: &LiarCase, rule: StepRule<T>, cfg: TrainerConfig<T>) -> 
         w_star,
         script: c.script.iter().map(|&v| T::of(v)).collect(),
         inner,
+        rounding: RoundingModel {
+            gap_relative: k(6),
+            gap_cross: k(5),
+            gap_offset: k(2),
+            offset_from: k(4),
+            grad_relative: k(3),
+            grad_cross: k(1),
+            grad_offset: k(0),
+        },
         at: 0,
     };
     // Layers that overflow the precision (f32) are rejected, not run.
@@ -1356,6 +1376,33 @@ fn scalar_run<T: Real>(c: &ScalarCase) -> Res {
     // Certificate arithmetic.
     let cert = StepCertificate::predict(local, x(0), x(1), x(11), x(10));
     let check = cert.check(x(11), x(9), x(2));
+    let allowance = rounding_allowance(
+        &cert,
+        x(0),
+        x(1),
+        x(10),
+        x(11),
+        StepShape {
+            n: c.rank,
+            h: c.rank + 1,
+            m: 2,
+        },
+        &StepNorms {
+            w1: x(3),
+            w2: x(4),
+            a: x(5),
+            b: x(6),
+            grad: x(7),
+            next_grad: x(8),
+            beta: x(9),
+        },
+        &LossRounding {
+            gap: x(2),
+            next_gap: x(11),
+            grad: x(1) * x(7),
+        },
+    );
+    let _ = cert.check(x(11), x(9), allowance);
     let mut tally = CertificateTally::default();
     tally.record(&cert, &check);
     let _ = tally.all_held();
@@ -1363,7 +1410,6 @@ fn scalar_run<T: Real>(c: &ScalarCase) -> Res {
         local_smoothness(x(1), x(7), x(8), x(10)),
         local_pl_constant(x(0), x(6)),
         contraction_factor(x(0), x(1), x(10)),
-        rounding_tolerance(x(11), x(2)),
         local_step(x(1), &local),
     );
     // A-priori certificate (Theorem 2) on any inputs.

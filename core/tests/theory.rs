@@ -112,6 +112,9 @@ impl Loss<f64, Dyn, Dyn> for AnyLoss {
     ) -> Evaluation<f64> {
         dispatch!(self, l => l.evaluate_with_gradient(w, g))
     }
+    fn rounding(&self) -> &RoundingModel<f64> {
+        dispatch!(self, l => l.rounding())
+    }
 }
 
 fn build(inst: &Instance) -> Option<(DynNet<f64>, AnyLoss)> {

@@ -164,13 +164,14 @@ fn run() -> i32 {
                 &embedded::record_words(r)[..]
             );
             defmt::println!(
-                "  {=str} t={=usize} gap={=f32} eta={=f32} rho={=f32} ratio={=f32} certified={=bool}",
+                "  {=str} t={=usize} gap={=f32} eta={=f32} rho={=f32} ratio={=f32} class={} held={=bool}",
                 kind.name(),
                 r.t,
                 r.gap,
                 r.eta,
                 r.cert.rho,
                 r.check.ratio,
+                r.check.class,
                 r.check.holds
             );
         });
@@ -186,7 +187,7 @@ fn run() -> i32 {
             0.0
         };
         defmt::println!(
-            "run {=str}: {=str} after {=usize} steps, gap {=f32} (relative {=f32}); certificates: {=u32} checked, {=u32} contraction, {=u32} violations, worst ratio {=f32}",
+            "run {=str}: {=str} after {=usize} steps, gap {=f32} (relative {=f32}); certificates: {=u32} checked, {=u32} contraction, {=u32} violations, worst ratio {=f32}; classes: {=u32} certified, {=u32} trivial, {=u32} below resolution, {=u32} descent only, {=u32} non-finite",
             kind.name(),
             summary.status.name(),
             summary.iterations,
@@ -195,7 +196,12 @@ fn run() -> i32 {
             summary.tally.steps_checked,
             summary.tally.contraction_steps,
             summary.tally.violations,
-            summary.tally.worst_ratio
+            summary.tally.worst_ratio,
+            summary.tally.classes.certified,
+            summary.tally.classes.trivial,
+            summary.tally.classes.below_resolution,
+            summary.tally.classes.descent_only,
+            summary.tally.classes.non_finite
         );
         match summary.apriori {
             Ok(c) => defmt::println!(

@@ -98,12 +98,13 @@ pub fn report_violations(res: &RunResult, first: &[Record]) {
         return;
     }
     eprintln!(
-        "!!! CERTIFICATE VIOLATED: {} of {} checked steps broke their bound (worst measured/bound ratio {:.6}); \
+        "!!! CERTIFICATE VIOLATED: {} of {} checked steps broke their bound (worst measured/bound ratio {:.6} over {} certified steps); \
          {} Lemma 3 imbalance violations; {} of {} steps broke the guarantee from the certified-from step \
          (worst gap/bound {:.6}). This is a bug or a false bound: please report it.",
         res.tally.violations,
         res.tally.steps_checked,
         res.tally.worst_ratio,
+        res.tally.classes.certified,
         res.tally.imbalance_violations,
         res.anytime.anytime_violations,
         res.anytime.anytime_steps_checked,
@@ -111,8 +112,8 @@ pub fn report_violations(res: &RunResult, first: &[Record]) {
     );
     for r in first {
         eprintln!(
-            "!!!   step t={}: gap {:e} -> {:e}, certified rho={:e} (eta={:e}, eta*K_t={:.4}), ratio to bound {:.6}",
-            r.t, r.gap, r.next_gap, r.rho, r.eta, r.eta_k_t, r.bound_ratio
+            "!!!   step t={} ({}): gap {:e} -> {:e}, certified rho={:e} (eta={:e}, eta*K_t={:.4}), ratio to bound {:.6}, rounding allowance {:e}",
+            r.t, r.class.name(), r.gap, r.next_gap, r.rho, r.eta, r.eta_k_t, r.bound_ratio, r.allowance
         );
     }
 }
@@ -148,9 +149,12 @@ pub fn format_summary(res: &RunResult) -> String {
     );
     let t = &res.tally;
     s += &format!(
-        "certificate  steps checked={} (Theorem 1 applied {}) violations={} worst measured/bound={:.6}\n",
-        t.steps_checked, t.contraction_steps, t.violations, t.worst_ratio
+        "certificate  steps checked={} violations={}: {}\n",
+        t.steps_checked,
+        t.violations,
+        t.verdict()
     );
+    s += &format!("classes      {}\n", t.classes.text());
     let a = &res.apriori;
     if a.certified {
         s += &format!(

@@ -598,6 +598,8 @@ struct Tally {
     failed: usize,
     violated: usize,
     unavailable: usize,
+    /// Checked steps of every finished cell by class (THEORY §11).
+    classes: crate::problem::Classes,
     /// Up to [`LISTED`] lines about problem cells, by index.
     listed: BTreeMap<usize, Vec<String>>,
     /// Problem cells beyond those listed.
@@ -614,15 +616,17 @@ impl Tally {
         let mut lines = Vec::new();
         let label = || describe(&f.params);
         if let Some(r) = &f.result {
+            self.classes.add(&r.tally.classes);
             if r.violated() {
                 self.violated += 1;
                 lines.push(format!(
-                    "!!! CERTIFICATE VIOLATED in cell {} ({}): {} of {} steps, worst measured/bound ratio {:.6}",
+                    "!!! CERTIFICATE VIOLATED in cell {} ({}): {} of {} steps, worst measured/bound ratio {:.6}; {}",
                     f.index,
                     label(),
                     r.tally.violations,
                     r.tally.steps_checked,
-                    r.tally.worst_ratio
+                    r.tally.worst_ratio,
+                    r.tally.classes.text()
                 ));
             }
             if r.status == "diverged" {
@@ -803,6 +807,10 @@ pub fn sweep(args: &SweepArgs) -> Result<i32> {
         t.violated,
         args.out.display()
     );
+    eprintln!(
+        "sweep: steps of all finished cells by class: {}",
+        t.classes.text()
+    );
     Ok(if crate::interrupted() || t.not_run > 0 {
         eprintln!("overlin: interrupted; rerun the same command to resume");
         exit::INTERRUPTED
@@ -820,7 +828,7 @@ pub fn sweep(args: &SweepArgs) -> Result<i32> {
 }
 
 /// Result columns of the merged table, after `index`, `id` and the grid keys.
-pub const MERGED_RESULT_COLUMNS: [&str; 22] = [
+pub const MERGED_RESULT_COLUMNS: [&str; 27] = [
     "status",
     "error",
     "iterations",
@@ -829,6 +837,11 @@ pub const MERGED_RESULT_COLUMNS: [&str; 22] = [
     "steps_checked",
     "violations",
     "worst_ratio",
+    "certified",
+    "trivial",
+    "below_resolution",
+    "descent_only",
+    "non_finite",
     "imbalance_violations",
     "diverged_at",
     "achieved_rate",
@@ -873,6 +886,11 @@ fn result_fields(f: &CellFile) -> Vec<String> {
                 r.tally.steps_checked.to_string(),
                 r.tally.violations.to_string(),
                 num(r.tally.worst_ratio),
+                r.tally.classes.certified.to_string(),
+                r.tally.classes.trivial.to_string(),
+                r.tally.classes.below_resolution.to_string(),
+                r.tally.classes.descent_only.to_string(),
+                r.tally.classes.non_finite.to_string(),
                 r.tally.imbalance_violations.to_string(),
                 r.diverged_at.map(|v| v.to_string()).unwrap_or_default(),
                 o(r.achieved_rate),

@@ -234,7 +234,7 @@ struct RunCli {
     /// Make --tol relative: stop when L - L* <= tol (L0 - L*).
     #[arg(long)]
     relative: bool,
-    /// Write one row per iteration: t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift.
+    /// Write one row per iteration: t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift,allowance,class.
     #[arg(long)]
     csv: Option<PathBuf>,
     /// Print the final summary as one JSON object on stdout.

@@ -20,9 +20,9 @@ use overlin_core::data;
 use overlin_core::loss::{LogCoshRidge, MatrixSensing, SoftmaxRidge};
 use overlin_core::nalgebra::{DMatrix, DVector, Dyn, OMatrix};
 use overlin_core::{
-    spectral_balanced, AprioriCertificate, DynNet, Evaluation, Init, Loss, LossConstants, LossKind,
-    NoCertificate, Real, Rng, SquaredLoss, StepRecord, StepRule, Summary, Tolerance, Trainer,
-    TrainerConfig,
+    spectral_balanced, AprioriCertificate, ClassCounts, DynNet, Evaluation, Init, Loss,
+    LossConstants, LossKind, NoCertificate, Real, Rng, RoundingModel, SquaredLoss, StepClass,
+    StepRecord, StepRule, Summary, Tolerance, Trainer, TrainerConfig,
 };
 
 use serde::{Deserialize, Serialize};
@@ -404,7 +404,7 @@ pub fn parse_rule<T: Real>(s: &str) -> Result<StepRule<T>> {
 // ---------------------------------------------------------------------------
 
 /// One iteration, as written to `--csv` (the first 13 fields, in order:
-/// `t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift`).
+/// `t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift,allowance,class`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Iteration `t`.
@@ -431,12 +431,17 @@ pub struct Record {
     pub ratio: f64,
     /// The step's certificate held (within THEORY §11 rounding).
     pub holds: bool,
+    /// What the step's check counts as (THEORY §11).
+    pub class: Class,
     /// Cumulative imbalance drift bound `Σ η_s² g_s²` (Lemma 3).
     pub drift: f64,
     /// `L_{t+1} − L*`.
     pub next_gap: f64,
-    /// Measured over certified bound (≤ 1 when Theorem 1 holds; 0 when it does not apply).
+    /// Measured over certified bound, `(L_{t+1} − L*)/(ρ_t(L_t − L*))`, no
+    /// allowance in the denominator (0 unless the step is certified).
     pub bound_ratio: f64,
+    /// The step's rounding allowance (THEORY §11, docs/ROUNDING.md).
+    pub allowance: f64,
     /// `η_t K_t(η_t)`; Theorem 1 applies below 2.
     pub eta_k_t: f64,
     /// Whether Theorem 1 applied at this step.
@@ -447,9 +452,121 @@ pub struct Record {
     pub t_eps: Option<u64>,
 }
 
+/// What a step's check counts as (THEORY §11; core [`StepClass`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// Theorem 1 checked, and the check could fail.
+    Certified,
+    /// `α_t = 0`: only "the loss did not rise" was checked (also unchecked steps).
+    #[default]
+    Trivial,
+    /// The rounding allowance is not small against the predicted decrease.
+    BelowResolution,
+    /// `η K_t ≥ 2`: only Lemma 2 was checked.
+    DescentOnly,
+    /// Overflow: nothing was checked.
+    NonFinite,
+}
+
+impl Class {
+    fn from_core(c: StepClass) -> Self {
+        match c {
+            StepClass::Certified => Self::Certified,
+            StepClass::Trivial => Self::Trivial,
+            StepClass::BelowResolution => Self::BelowResolution,
+            StepClass::DescentOnly => Self::DescentOnly,
+            // Any class a later core adds is reported as not finite (checked
+            // for nothing) rather than as certified.
+            _ => Self::NonFinite,
+        }
+    }
+
+    /// The name in the CSV and JSON: `certified|trivial|below_resolution|descent_only|non_finite`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Certified => "certified",
+            Self::Trivial => "trivial",
+            Self::BelowResolution => "below_resolution",
+            Self::DescentOnly => "descent_only",
+            Self::NonFinite => "non_finite",
+        }
+    }
+}
+
+/// Steps counted by class (THEORY §11): `--json`'s `classes` object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Classes {
+    /// Certified steps (Theorem 1 checked, and the check could fail).
+    pub certified: u64,
+    /// `α_t = 0` steps.
+    pub trivial: u64,
+    /// Steps at the precision floor.
+    pub below_resolution: u64,
+    /// `η K_t ≥ 2` steps.
+    pub descent_only: u64,
+    /// Steps whose certificate overflowed.
+    pub non_finite: u64,
+}
+
+impl Classes {
+    fn from_core(c: &ClassCounts) -> Self {
+        Self {
+            certified: c.certified.into(),
+            trivial: c.trivial.into(),
+            below_resolution: c.below_resolution.into(),
+            descent_only: c.descent_only.into(),
+            non_finite: c.non_finite.into(),
+        }
+    }
+
+    /// Adds another run's counts.
+    pub fn add(&mut self, o: &Classes) {
+        self.certified += o.certified;
+        self.trivial += o.trivial;
+        self.below_resolution += o.below_resolution;
+        self.descent_only += o.descent_only;
+        self.non_finite += o.non_finite;
+    }
+
+    /// All steps counted.
+    pub fn total(&self) -> u64 {
+        self.certified + self.trivial + self.below_resolution + self.descent_only + self.non_finite
+    }
+
+    /// `certified=… trivial=… below_resolution=… descent_only=… non_finite=…`.
+    pub fn text(&self) -> String {
+        format!(
+            "certified={} trivial={} below_resolution={} descent_only={} non_finite={}",
+            self.certified, self.trivial, self.below_resolution, self.descent_only, self.non_finite
+        )
+    }
+
+    /// The five counts in the order of [`Classes::text`].
+    pub fn counts(&self) -> [u64; 5] {
+        [
+            self.certified,
+            self.trivial,
+            self.below_resolution,
+            self.descent_only,
+            self.non_finite,
+        ]
+    }
+}
+
+/// The column names of [`Classes::counts`] in the tables.
+pub const CLASS_COLUMNS: [&str; 5] = [
+    "certified",
+    "trivial",
+    "below_resolution",
+    "descent_only",
+    "non_finite",
+];
+
 /// The CSV header of [`Record`] (issue 3); `t_eps` is `T_t(ε)` where a
-/// certificate from the iterate was computed (THEORY §8.2), else empty.
-pub const CSV_HEADER: [&str; 14] = [
+/// certificate from the iterate was computed (THEORY §8.2), else empty;
+/// then the step's rounding allowance and class (THEORY §11).
+pub const CSV_HEADER: [&str; 16] = [
     "t",
     "loss",
     "gap",
@@ -464,6 +581,8 @@ pub const CSV_HEADER: [&str; 14] = [
     "holds",
     "drift",
     "t_eps",
+    "allowance",
+    "class",
 ];
 
 impl Record {
@@ -481,17 +600,19 @@ impl Record {
             rho: r.cert.rho.to_f64(),
             ratio: r.check.ratio.to_f64(),
             holds: !r.certified || r.check.holds,
+            class: Class::from_core(r.check.class),
             drift: r.drift.to_f64(),
             next_gap: r.next_gap.to_f64(),
             bound_ratio: r.check.bound_ratio.to_f64(),
+            allowance: r.check.allowance.to_f64(),
             eta_k_t: r.cert.eta_k_t.to_f64(),
             contraction_applies: r.cert.contraction_applies,
             t_eps: r.anytime.and_then(|a| a.remaining),
         }
     }
 
-    /// The 14 CSV fields, formatted with full precision (`{:e}` round-trips).
-    pub fn csv_fields(&self) -> [String; 14] {
+    /// The 16 CSV fields, formatted with full precision (`{:e}` round-trips).
+    pub fn csv_fields(&self) -> [String; 16] {
         let f = |x: f64| format!("{x:e}");
         [
             self.t.to_string(),
@@ -508,6 +629,8 @@ impl Record {
             (self.holds as u8).to_string(),
             f(self.drift),
             self.t_eps.map(|v| v.to_string()).unwrap_or_default(),
+            f(self.allowance),
+            self.class.name().to_string(),
         ]
     }
 }
@@ -541,12 +664,35 @@ pub struct Tally {
     pub contraction_steps: u32,
     /// Steps whose bound was violated beyond rounding.
     pub violations: u32,
-    /// Largest measured/certified ratio (≤ 1 when all held).
+    /// Largest measured/bound ratio over certified steps, no allowance in
+    /// the denominator (0 when no step was certified).
     pub worst_ratio: f64,
     /// Lemma 3 imbalance checks made.
     pub imbalance_checks: u32,
     /// Lemma 3 checks that failed.
     pub imbalance_violations: u32,
+    /// The checked steps by class (THEORY §11).
+    #[serde(default)]
+    pub classes: Classes,
+}
+
+impl Tally {
+    /// One line: violated, no step certified, or all certified steps held.
+    pub fn verdict(&self) -> String {
+        if self.violations > 0 || self.imbalance_violations > 0 {
+            format!(
+                "VIOLATED ({} steps, {} imbalance checks)",
+                self.violations, self.imbalance_violations
+            )
+        } else if self.classes.certified == 0 {
+            "no step was certified (no check could have failed; see the classes)".to_string()
+        } else {
+            format!(
+                "all {} certified steps held (worst measured/bound {:.6})",
+                self.classes.certified, self.worst_ratio
+            )
+        }
+    }
 }
 
 /// The a-priori certificate of THEORY §8, or why none exists.
@@ -912,6 +1058,9 @@ impl<T: Real> Loss<T, Dyn, Dyn> for AnyLoss<T> {
         grad: &mut OMatrix<T, Dyn, Dyn>,
     ) -> Evaluation<T> {
         each_loss!(self, l => l.evaluate_with_gradient(w, grad))
+    }
+    fn rounding(&self) -> &RoundingModel<T> {
+        each_loss!(self, l => l.rounding())
     }
 }
 
@@ -1928,6 +2077,11 @@ impl<T: Real> Loss<T, Dyn, Dyn> for CheckedMu<T> {
     ) -> Evaluation<T> {
         self.loss.evaluate_with_gradient(w, grad)
     }
+    /// The inner loss's rounding: inflating μ must not change the allowance
+    /// (the testing aid tests the check, not a different one).
+    fn rounding(&self) -> &RoundingModel<T> {
+        self.loss.rounding()
+    }
 }
 
 fn run_typed<T: Real>(
@@ -2022,6 +2176,7 @@ fn run_typed<T: Real>(
                 worst_ratio: t.worst_ratio.to_f64(),
                 imbalance_checks: t.imbalance_checks,
                 imbalance_violations: t.imbalance_violations,
+                classes: Classes::from_core(&t.classes),
             },
             apriori: Apriori::from_core(
                 &summary.apriori,

@@ -40,6 +40,8 @@ pub struct Section {
     pub violations: u64,
     /// Worst measured/bound ratio over every certified step.
     pub worst_ratio: f64,
+    /// Checked steps by class (THEORY §11).
+    pub classes: crate::problem::Classes,
     /// Findings in one line each (the report's bullet list).
     pub findings: Vec<String>,
     /// Tables.
@@ -84,7 +86,7 @@ table{border-collapse:collapse;margin:.8em 0;font-size:.88em}\
 th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right}th{background:#f3f3f3}\
 td:first-child,th:first-child{text-align:left}caption{caption-side:top;text-align:left;font-weight:600;padding:.3em 0}\
 figure{margin:1em 0}figcaption{font-size:.88em;color:#444;max-width:760px}\
-.ok{color:#0a7d32;font-weight:600}.bad{color:#b00020;font-weight:700}\
+.ok{color:#0a7d32;font-weight:600}.warn{color:#9a6700;font-weight:600}.bad{color:#b00020;font-weight:700}\
 .box{border:1px solid #ddd;background:#fafafa;padding:.6em 1em;margin:.8em 0}\
 code{background:#f2f2f2;padding:0 .2em}";
 
@@ -122,8 +124,18 @@ pub fn render(header: &Header, sections: &[Section]) -> String {
          inequality and local descent lemma (THEORY §3–§5: the step's contraction factor \
          ρ<sub>t</sub>), and checked after it: a <em>violation</em> is a step whose measured \
          gap L<sub>t+1</sub> − L* exceeded ρ<sub>t</sub>(L<sub>t</sub> − L*) beyond rounding \
-         (THEORY §11). The <em>worst ratio</em> is the largest measured/bound ratio; it is at \
-         most 1 when every certificate held.</p>"
+         (THEORY §11). The <em>worst ratio</em> is the largest measured/bound ratio over \
+         certified steps, with no rounding allowance in its denominator.</p>"
+    );
+    let _ = writeln!(
+        h,
+        "<p>Every checked step falls in one class (THEORY §11; docs/ROUNDING.md): \
+         <em>certified</em> steps are the only ones whose check of the contraction bound \
+         could fail (α<sub>t</sub> &gt; 0, ηK<sub>t</sub> &lt; 2, and a rounding allowance \
+         below a tenth of the predicted decrease); <em>trivial</em> (α<sub>t</sub> = 0), \
+         <em>below resolution</em> (the precision floor), <em>descent only</em> \
+         (ηK<sub>t</sub> ≥ 2) and <em>non-finite</em> steps were checked against the \
+         descent lemma at most, and are never counted as certified.</p>"
     );
     let _ = writeln!(
         h,
@@ -142,18 +154,22 @@ pub fn render(header: &Header, sections: &[Section]) -> String {
     let _ = writeln!(
         h,
         "<table><caption>Overview: certificates per experiment</caption>\
-         <tr><th>experiment</th><th>steps checked</th><th>violations</th><th>worst measured/bound</th><th>verdict</th></tr>"
+         <tr><th>experiment</th><th>steps checked</th><th>certified</th><th>trivial</th>\
+         <th>below resolution</th><th>descent only</th><th>non-finite</th><th>violations</th>\
+         <th>worst measured/bound</th><th>verdict</th></tr>"
     );
     for s in sections {
-        let (cls, verdict) = if s.violations == 0 {
-            ("ok", "all certificates held")
-        } else {
-            ("bad", "VIOLATED")
-        };
+        let (cls, verdict) = section_verdict(s);
+        let c = &s.classes;
         let _ = writeln!(
             h,
-            "<tr><td><a href=\"#{id}\">{id}</a> {t}</td><td>{}</td><td class=\"{cls}\">{}</td><td>{}</td><td class=\"{cls}\">{verdict}</td></tr>",
+            "<tr><td><a href=\"#{id}\">{id}</a> {t}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{cls}\">{}</td><td>{}</td><td class=\"{cls}\">{verdict}</td></tr>",
             s.steps_checked,
+            c.certified,
+            c.trivial,
+            c.below_resolution,
+            c.descent_only,
+            c.non_finite,
             s.violations,
             fmt_ratio(s.worst_ratio),
             id = esc(&s.id),
@@ -175,6 +191,17 @@ pub fn render(header: &Header, sections: &[Section]) -> String {
     h
 }
 
+/// CSS class and verdict of a section: violated, nothing certified, or held.
+fn section_verdict(s: &Section) -> (&'static str, &'static str) {
+    if s.violations > 0 {
+        ("bad", "VIOLATED")
+    } else if s.classes.certified == 0 {
+        ("warn", "no step was certified")
+    } else {
+        ("ok", "all certified steps held")
+    }
+}
+
 fn fmt_ratio(r: f64) -> String {
     if r.is_finite() {
         format!("{r:.6}")
@@ -194,11 +221,17 @@ fn render_section(h: &mut String, s: &Section) {
     for p in &s.description {
         let _ = writeln!(h, "<p>{}</p>", esc(p));
     }
-    let cls = if s.violations == 0 { "ok" } else { "bad" };
+    let (cls, verdict) = section_verdict(s);
+    let c = &s.classes;
     let _ = writeln!(
         h,
-        "<p class=\"{cls}\">Certificates: {} steps checked, {} violation(s), worst measured/bound ratio {}.</p>",
+        "<p class=\"{cls}\">Certificates: {} steps checked ({} certified, {} trivial, {} below resolution, {} descent only, {} non-finite), {} violation(s), worst measured/bound ratio {}: {verdict}.</p>",
         s.steps_checked,
+        c.certified,
+        c.trivial,
+        c.below_resolution,
+        c.descent_only,
+        c.non_finite,
         s.violations,
         fmt_ratio(s.worst_ratio)
     );

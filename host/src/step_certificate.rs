@@ -83,7 +83,9 @@ pub struct Outcome {
 struct TypedPrediction<T: Real> {
     cert: StepCertificate<T>,
     gap: T,
-    l_star: T,
+    /// The rounding allowance of the core's own step from this iterate
+    /// (THEORY §11, docs/ROUNDING.md).
+    allowance: T,
     loss: AnyLoss<T>,
     start: DynNet<T>,
     gd_next: DynNet<T>,
@@ -227,7 +229,7 @@ fn predict<T: Real>(p: &Typed<T>, eta: f64) -> Result<(Prediction, TypedPredicti
         TypedPrediction {
             cert: c,
             gap: before.gap,
-            l_star: constants.l_star,
+            allowance: r.check.allowance,
             loss: p.loss.clone(),
             start: p.start.clone(),
             gd_next,
@@ -257,7 +259,10 @@ impl<T: Real> TypedPrediction<T> {
         };
         next.product_into(&mut self.product);
         let eval = self.loss.evaluate(&self.product);
-        let check = self.cert.check(self.gap, eval.gap, self.l_star);
+        // The core's step's allowance, plus the rounding of the gap at the
+        // caller's point (which is not the core's next point).
+        let allowance = self.allowance + self.loss.gap_error(eval.gap);
+        let check = self.cert.check(self.gap, eval.gap, allowance);
         Ok(Outcome {
             next_loss: eval.value.to_f64(),
             next_gap: eval.gap.to_f64(),

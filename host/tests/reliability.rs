@@ -30,7 +30,17 @@ const SMALL: &[&str] = &[
     "0.5",
 ];
 
-const HEADER: &str = "t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift,t_eps";
+const HEADER: &str =
+    "t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift,t_eps,allowance,class";
+
+/// The classes a CSV row's last field may name (THEORY §11).
+const CLASSES: [&str; 5] = [
+    "certified",
+    "trivial",
+    "below_resolution",
+    "descent_only",
+    "non_finite",
+];
 
 fn run(dir: &Path, base: &[&str], extra: &[&str]) -> std::process::Output {
     let mut args = vec!["run"];
@@ -39,11 +49,16 @@ fn run(dir: &Path, base: &[&str], extra: &[&str]) -> std::process::Output {
     overlin(dir, &args)
 }
 
-/// Reads a per-iteration CSV and checks it is whole: the issue's header,
-/// 13 numeric fields on every row (inf and NaN allowed: a diverged step)
-/// and a 14th, `t_eps`, empty or a whole number (returned without it), and
-/// a final newline.
+/// Reads a per-iteration CSV and checks it is whole: the header, 13 numeric
+/// fields on every row (inf and NaN allowed: a diverged step), `t_eps`
+/// (empty or a whole number), the step's rounding allowance and its class,
+/// and a final newline. Returns the 13 fields and the allowance (index 13).
 fn whole_csv(path: &Path) -> Vec<Vec<f64>> {
+    whole_csv_with_classes(path).0
+}
+
+/// [`whole_csv`] and the class of every row.
+fn whole_csv_with_classes(path: &Path) -> (Vec<Vec<f64>>, Vec<String>) {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(
         text.ends_with('\n'),
@@ -52,40 +67,33 @@ fn whole_csv(path: &Path) -> Vec<Vec<f64>> {
     );
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some(HEADER), "{}", path.display());
-    lines
+    let mut classes = Vec::new();
+    let rows = lines
         .enumerate()
         .map(|(i, l)| {
             let cells: Vec<&str> = l.split(',').collect();
-            assert_eq!(cells.len(), 14, "row {i}: {l:?}");
+            assert_eq!(cells.len(), 16, "row {i}: {l:?}");
             let t_eps = cells[13];
             assert!(
                 t_eps.is_empty() || t_eps.parse::<u64>().is_ok(),
                 "row {i}: t_eps {t_eps:?}"
             );
+            let class = cells[15];
+            assert!(CLASSES.contains(&class), "row {i}: class {class:?}");
+            classes.push(class.to_string());
             let row: Vec<f64> = cells[..13]
                 .iter()
+                .chain(std::iter::once(&cells[14]))
                 .map(|c| {
                     c.parse::<f64>()
                         .unwrap_or_else(|_| panic!("row {i}: {c:?} in {l:?}"))
                 })
                 .collect();
-            assert_eq!(row.len(), 13, "row {i}: {l:?}");
+            assert_eq!(row.len(), 14, "row {i}: {l:?}");
             row
         })
-        .collect()
-}
-
-/// THEORY §11's rounding allowance at gap `gap`.
-fn allowance(eps: f64, gap: f64, l_star: f64) -> f64 {
-    8.0 * eps * (gap.abs() + l_star.abs() + 1.0)
-}
-
-fn eps(precision: &str) -> f64 {
-    if precision == "f32" {
-        f64::from(f32::EPSILON)
-    } else {
-        f64::EPSILON
-    }
+        .collect();
+    (rows, classes)
 }
 
 fn no_panic(o: &std::process::Output) {
@@ -150,22 +158,21 @@ fn divergence_is_caught_at_the_first_increase_with_exit_3_and_a_whole_csv() {
             at + 1,
             "{precision}: one row per step up to the divergence"
         );
-        let l_star = j["constants"]["l_star"].as_f64().unwrap();
-        let e = eps(precision);
-        // No increase beyond rounding before `at`...
+        // No increase beyond the step's rounding allowance (THEORY §11,
+        // the CSV's `allowance` column) before `at`...
         for t in 0..at {
-            let (gap, next) = (rows[t][2], rows[t + 1][2]);
+            let (gap, next, allowance) = (rows[t][2], rows[t + 1][2], rows[t][13]);
             assert!(
-                next <= gap + allowance(e, gap, l_star),
+                next <= gap + allowance,
                 "{precision}: step {t} increased {gap} -> {next} but the run went on"
             );
             assert_eq!(rows[t][0], t as f64);
         }
         // ...and at `at` the gap rose beyond it (or stopped being finite).
-        let gap = rows[at][2];
+        let (gap, allowance) = (rows[at][2], rows[at][13]);
         let after = j["final_gap"].as_f64();
         assert!(
-            after.is_none_or(|f| !f.is_finite() || f > gap + allowance(e, gap, l_star)),
+            after.is_none_or(|f| !f.is_finite() || !allowance.is_finite() || f > gap + allowance),
             "{precision}: {gap} -> {after:?} is not an increase"
         );
         assert_eq!(files(dir.path()), vec!["div.csv"], "no temporary file left");
@@ -283,6 +290,12 @@ fn f32_precision_floor_stalls_without_counting_rounding_noise() {
             j["final_gap"].as_f64().unwrap(),
         );
         assert!(g <= 1e-5 * g0, "{loss}: stalled at {g} from {g0}");
+        // The steps at the floor are counted apart, never as certified.
+        assert!(
+            j["tally"]["classes"]["below_resolution"].as_u64().unwrap() > 0,
+            "{loss}: {}",
+            j["tally"]
+        );
         let rows = whole_csv(&dir.path().join(&csv));
         assert_eq!(rows.len() as u64, iters);
         for r in &rows {
@@ -359,10 +372,8 @@ fn a_true_violation_is_reported_loudly_and_fails_the_run() {
             "{precision}: first violation at gap {}",
             bad[0][2]
         );
-        let l_star = l["constants"]["l_star"].as_f64().unwrap();
-        let excess = |r: &Vec<f64>| {
-            (r[10] * r[2] - r[9].max(0.0) * r[2]) / allowance(eps(precision), r[2], l_star)
-        };
+        // In allowances (the CSV's column 13) above the bound.
+        let excess = |r: &Vec<f64>| (r[10] * r[2] - r[9].max(0.0) * r[2]) / r[13];
         let worst = bad.iter().map(|r| excess(r)).fold(f64::MIN, f64::max);
         assert!(worst > 10.0, "{precision}: worst excess {worst} allowances");
     }
@@ -396,10 +407,12 @@ fn narrow_width_certificates_say_not_applicable_and_are_still_computed() {
         reason.starts_with("not applicable: h = 3 < min(n, m) = 4"),
         "{reason}"
     );
-    // Still computed at every step: vacuous (ρ_t = 1), never violated.
+    // Still computed at every step: vacuous (ρ_t = 1), never violated,
+    // and counted as trivial, not certified.
     let iters = j["iterations"].as_u64().unwrap();
     assert_eq!(j["tally"]["steps_checked"].as_u64().unwrap(), iters);
     assert_eq!(j["tally"]["violations"], 0);
+    assert_eq!(j["tally"]["classes"]["trivial"].as_u64().unwrap(), iters);
     let rows = whole_csv(&p.join("narrow.csv"));
     assert_eq!(rows.len() as u64, iters);
     for r in &rows {
@@ -1566,4 +1579,191 @@ fn f32_problems_with_many_samples_are_not_called_rank_deficient() {
     // Beyond what f32 resolves, the flag is named (not "use more samples").
     let o = overlin(p, &["run", "--precision", "f32", "--kappa", "1000"]);
     assert_one_line_error(&o, 2, "--kappa 1000: X^T X would have condition number 1000000, beyond what f32 resolves for n = 10 (kappa below 91)");
+}
+
+// ---------------------------------------------------------------------------
+// Certificate classes and the scale-covariant allowance (THEORY §11)
+// ---------------------------------------------------------------------------
+
+/// Writes `X` (30×4), `Y`, `W₁` (4×10), `W₂` (10×3) of a squared-loss
+/// problem: the targets' fittable part and the start scaled so that the loss
+/// is scaled by `s²`, plus an unfittable component (orthogonal to the range
+/// of `X`) that makes `L*` about `l_star`.
+fn write_scaled_problem(dir: &Path, s: f64, l_star: f64) {
+    use overlin_core::nalgebra::DMatrix;
+    let mut rng = Lcg(0x9e37_79b9_7f4a_7c15);
+    let dm = |m: &Mat| DMatrix::from_row_slice(m.rows, m.cols, &m.data);
+    let mat = |m: &DMatrix<f64>| Mat {
+        rows: m.nrows(),
+        cols: m.ncols(),
+        data: m.transpose().as_slice().to_vec(),
+    };
+    let x = Mat::random(30, 4, &mut rng);
+    let w_true = Mat::random(4, 3, &mut rng);
+    let w1 = Mat::random(4, 10, &mut rng);
+    let w2 = Mat::random(10, 3, &mut rng);
+    let z = dm(&Mat::random(30, 3, &mut rng));
+    let xd = dm(&x);
+    let q = xd.clone().qr().q();
+    let z_perp = &z - &q * (q.transpose() * &z);
+    // L* = ‖c Z⊥‖²/2N.
+    let c = (2.0 * 30.0 * l_star).sqrt() / z_perp.norm();
+    let y = &xd * dm(&w_true) * s + z_perp * c;
+    let root = s.sqrt();
+    for (name, m) in [
+        ("x.csv", x),
+        ("y.csv", mat(&y)),
+        ("w1.csv", mat(&(dm(&w1) * root))),
+        ("w2.csv", mat(&(dm(&w2) * root))),
+    ] {
+        std::fs::write(dir.join(name), m.csv()).unwrap();
+    }
+}
+
+/// Issue 10's "Done when": μ inflated ×10 (a certificate wrong by 10×) is
+/// caught, exit 4, on the problem rescaled so that its loss is ~1e-12 and on
+/// the same problem with `L* ≈ 1e12` (the trajectory is unchanged), as on
+/// the plain one; with the true μ the same runs certify steps and report no
+/// violation.
+#[test]
+fn inflated_mu_is_caught_on_rescaled_and_large_l_star_problems() {
+    let files = [
+        "--x",
+        "x.csv",
+        "--y",
+        "y.csv",
+        "--w1",
+        "w1.csv",
+        "--w2",
+        "w2.csv",
+        "--iters",
+        "400",
+        "--tol",
+        "1e-300",
+        "--relative",
+        "--json",
+    ];
+    for (s, l_star) in [(1.0, 0.0), (1e-6, 0.0), (1.0, 1e12), (1e-6, 1e12)] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        write_scaled_problem(p, s, l_star);
+        let honest = run(p, &files, &[]);
+        no_panic(&honest);
+        assert_eq!(code(&honest), 0, "s={s} L*={l_star}: {}", stderr(&honest));
+        let h = json(&honest);
+        assert_eq!(h["tally"]["violations"], 0, "s={s} L*={l_star}");
+        assert!(
+            h["tally"]["classes"]["certified"].as_u64().unwrap() > 100,
+            "s={s} L*={l_star}: {}",
+            h["tally"]
+        );
+        let got = h["constants"]["l_star"].as_f64().unwrap();
+        assert!(
+            (got - l_star).abs() <= 1e-6 * l_star.max(1e-20),
+            "L* {got} vs {l_star}"
+        );
+        let lied = run(p, &files, &["--debug-inflate-mu", "10"]);
+        no_panic(&lied);
+        assert_eq!(code(&lied), 4, "s={s} L*={l_star}: {}", stderr(&lied));
+        let l = json(&lied);
+        let v = l["tally"]["violations"].as_u64().unwrap();
+        assert!(v > 100, "s={s} L*={l_star}: only {v} of 400 steps flagged");
+        assert!(stderr(&lied).contains("!!! CERTIFICATE VIOLATED"));
+    }
+}
+
+/// `h < min(n, m)`: `α_t = 0`, every step is trivial, nothing is certified,
+/// and neither the text nor the JSON claims that a certificate held.
+#[test]
+fn zero_alpha_run_certifies_nothing_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let narrow = ["--n", "4", "--m", "6", "--h", "3", "--samples", "30"];
+    let o = run(p, &narrow, &["--iters", "300", "--json", "--csv", "t.csv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = json(&o);
+    let iters = j["iterations"].as_u64().unwrap();
+    assert_eq!(iters, 300);
+    let c = &j["tally"]["classes"];
+    assert_eq!(c["certified"], 0, "{c}");
+    assert_eq!(c["trivial"].as_u64().unwrap(), iters, "{c}");
+    assert_eq!(j["tally"]["worst_ratio"], 0.0);
+    let (_, classes) = whole_csv_with_classes(&p.join("t.csv"));
+    assert!(classes.iter().all(|c| c == "trivial"));
+    let o = run(p, &narrow, &["--iters", "300"]);
+    let text = stdout(&o);
+    assert!(text.contains("no step was certified"), "{text}");
+    assert!(!text.contains("held"), "{text}");
+    assert!(
+        text.contains("certified=0 trivial=300 below_resolution=0"),
+        "{text}"
+    );
+}
+
+/// Issue 12 item 9: at the rounding floor of a large scale the run ends
+/// `stalled`, exit 0, with no false alarm (the allowance of THEORY §11
+/// scales with the problem). With `--scale 1e5` the constant step 1e-6 is
+/// far above 2/K_t: that run diverges at its first step, honestly, and it
+/// is not a certificate violation either.
+#[test]
+fn large_scales_stall_at_the_floor_without_a_false_alarm() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        "--n",
+        "4",
+        "--m",
+        "3",
+        "--h",
+        "10",
+        "--samples",
+        "30",
+        "--iters",
+        "20000",
+        "--json",
+    ];
+    for extra in [
+        &["--scale", "1e5"][..],
+        &["--scale", "1e5", "--rule", "rate-optimal"],
+        &["--scale", "100", "--precision", "f32"],
+        &[
+            "--scale",
+            "100",
+            "--precision",
+            "f32",
+            "--rule",
+            "rate-optimal",
+        ],
+        &[
+            "--scale",
+            "100",
+            "--precision",
+            "f32",
+            "--rule",
+            "constant:1e-6",
+        ],
+    ] {
+        let o = run(dir.path(), &base, extra);
+        no_panic(&o);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 0, "{extra:?}: {err}");
+        assert!(!err.contains("CERTIFICATE VIOLATED"), "{extra:?}: {err}");
+        let j = json(&o);
+        assert_eq!(j["status"], "stalled", "{extra:?}: {j}");
+        assert_eq!(j["tally"]["violations"], 0, "{extra:?}");
+        assert!(
+            j["tally"]["classes"]["below_resolution"].as_u64().unwrap() > 0,
+            "{extra:?}: the floor was reached"
+        );
+    }
+    let o = run(
+        dir.path(),
+        &base,
+        &["--scale", "1e5", "--rule", "constant:1e-6"],
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let j = json(&o);
+    assert_eq!(j["status"], "diverged");
+    assert_eq!(j["diverged_at"], 0);
+    assert_eq!(j["tally"]["violations"], 0);
+    assert_eq!(j["tally"]["classes"]["descent_only"], 1);
 }

@@ -77,6 +77,24 @@ fn summary_says_local_converged_on_e1_without_violations() {
     assert_eq!(s["mode"], "quick");
     assert_eq!(s["total_violations"], 0);
     assert_eq!(s["all_certificates_held"], true);
+    // Every checked step is in one class; steps were certified.
+    let class_total = |c: &serde_json::Value| -> u64 {
+        [
+            "certified",
+            "trivial",
+            "below_resolution",
+            "descent_only",
+            "non_finite",
+        ]
+        .iter()
+        .map(|k| c[k].as_u64().unwrap())
+        .sum()
+    };
+    assert!(
+        s["classes"]["certified"].as_u64().unwrap() > 0,
+        "{}",
+        s["classes"]
+    );
     let exps = s["experiments"].as_array().unwrap();
     let ids: Vec<&str> = exps.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["E1", "E2", "E3", "E4", "E5", "E6", "E7"]);
@@ -90,8 +108,18 @@ fn summary_says_local_converged_on_e1_without_violations() {
     assert!(local["steps_checked"].as_u64().unwrap() > 0);
     let worst = local["worst_ratio"].as_f64().unwrap();
     assert!(worst > 0.0 && worst <= 1.0, "worst ratio {worst}");
+    assert_eq!(
+        class_total(&local["classes"]),
+        local["steps_checked"].as_u64().unwrap()
+    );
     for e in exps {
         assert_eq!(e["violations"], 0, "{}", e["id"]);
+        assert_eq!(
+            class_total(&e["classes"]),
+            e["steps_checked"].as_u64().unwrap(),
+            "{}",
+            e["id"]
+        );
         assert!(e["runs"].as_u64().unwrap() > 0, "{}", e["id"]);
         assert!(!e["files"].as_array().unwrap().is_empty());
     }
@@ -257,7 +285,8 @@ fn report_inlines_one_svg_per_plot_and_no_external_resource() {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id} section");
     }
     assert!(html.contains("worst measured/bound"));
-    assert!(html.contains("all certificates held"));
+    assert!(html.contains("all certified steps held"));
+    assert!(html.contains("<th>below resolution</th>"));
 }
 
 #[test]

@@ -396,8 +396,35 @@ fn check_matches_host(v: &Variant) -> Run {
         );
     }
     assert!(r.text.contains("certified from step"), "{}", r.text);
+    check_classes(v, &fw);
     check_memory(v, &elf, &r);
     r
+}
+
+/// The firmware's summary counts every checked step in exactly one class
+/// (words 22–26: certified, trivial, below resolution, descent only,
+/// non-finite; word 5: steps checked), and a successful run certified at
+/// least one step (THEORY §11).
+fn check_classes(v: &Variant, fw: &Trajectory) {
+    for kind in RunKind::ALL {
+        let s = &fw.summaries[&kind.code()];
+        let classes: u32 = s[22..27].iter().sum();
+        assert_eq!(
+            classes,
+            s[5],
+            "variant `{}`, run {}: class counts {:?} vs {} steps checked",
+            v.name,
+            kind.name(),
+            &s[22..27],
+            s[5]
+        );
+        assert!(
+            s[22] > 0,
+            "variant `{}`, run {}: no step certified",
+            v.name,
+            kind.name()
+        );
+    }
 }
 
 /// The memory the firmware reports (`MEM` line: linker symbols and stack

@@ -4,11 +4,14 @@ use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, OMatrix};
 
 use super::squared::regression_data;
-use super::{clamp_gap, minimize_gd, Evaluation, Loss, LossConstants, LossKind};
+use super::{
+    clamp_gap, dot_units, minimize_gd, sqrt_usize, Evaluation, Loss, LossConstants, LossKind,
+    RoundingModel,
+};
 use crate::error::ProblemError;
 use crate::kernels;
 use crate::linalg::matrix_norms;
-use crate::scalar::{abs, ln_1p, log_cosh, tanh, Real};
+use crate::scalar::{abs, ln_1p, log_cosh, sqrt, tanh, Real};
 
 /// `ℓ(W) = (1/N) Σ_ij [log cosh(r_ij) + (γ/2) r_ij²]` with `r = XW − Y`,
 /// data `X` (N×n, full column rank), targets `Y` (N×m), `γ > 0`
@@ -43,6 +46,7 @@ where
     /// `X(W − W*)`.
     dr: OMatrix<T, S, M>,
     constants: LossConstants<T>,
+    rounding: RoundingModel<T>,
     solver_iters: usize,
 }
 
@@ -107,6 +111,7 @@ where
                 l_star: T::zero(),
                 w_star: Default::default(),
             },
+            rounding: RoundingModel::default(),
             solver_iters: 0,
         };
         let mut w = OMatrix::<T, N, M>::zeros_generic(nd, md);
@@ -119,6 +124,7 @@ where
         this.constants.l_star = this.value();
         this.constants.w_star = matrix_norms(&w);
         this.w_star = w;
+        this.rounding = this.rounding_model(lmin, lmax);
         super::check_constants(&this.constants)?;
         Ok(this)
     }
@@ -146,6 +152,52 @@ where
     /// Gradient steps the solve for `W*` took.
     pub fn solver_iterations(&self) -> usize {
         self.solver_iters
+    }
+
+    /// The rounding model of docs/ROUNDING.md R2.2 from `r* = XW* − Y`
+    /// (in `resid_star`) and the extreme eigenvalues of `XᵀX`.
+    fn rounding_model(&self, lmin: T, lmax: T) -> RoundingModel<T> {
+        let (samples, n) = self.x.shape();
+        let gamma = self.gamma;
+        let one = T::one();
+        let inv_n = one / T::of_usize(samples);
+        let kx = sqrt(lmax / lmin);
+        let smax = sqrt(lmax);
+        // R₁ = rms of |tanh r*| + (1 + 2γ)|r*| (the first-order coefficients
+        // of a term and of its rounding) and Ψ = rms of ψ(r*) = tanh r* + γr*,
+        // both per sample (sums over the N×m entries divided by N).
+        let r1 = sqrt(
+            kernels::compensated_sum(self.resid_star.iter().map(|&r| {
+                let t = abs(tanh(r)) + (one + gamma + gamma) * abs(r);
+                t * t
+            })) * inv_n,
+        );
+        let psi_sq = kernels::compensated_sum(self.resid_star.iter().map(|&r| {
+            let t = tanh(r) + gamma * r;
+            t * t
+        }));
+        let psi = sqrt(psi_sq * inv_n);
+        let e_rel = dot_units::<T>(n) * sqrt_usize::<T>(n) + T::of(0.5);
+        let two_over_gamma = (one + one) / gamma;
+        let y_norm = sqrt(kernels::sum_sq(self.y.as_slice()));
+        let dot_n = dot_units::<T>(samples) * sqrt_usize::<T>(n);
+        let four_n = T::of(4.0) * T::of_usize(n);
+        RoundingModel {
+            gap_relative: (T::of(4.0) + e_rel * kx) * (one + gamma) * two_over_gamma + T::of(2.0),
+            gap_cross: sqrt(two_over_gamma) * (T::of(4.0) * r1 + e_rel * kx * psi),
+            gap_offset: T::zero(),
+            offset_from: T::zero(),
+            // The parts that grow with ‖W − W*‖ ≤ √(2ĝ/μ), μ = γλ_min/N.
+            grad_relative: T::of(2.0),
+            grad_cross: (one + gamma) * (four_n + T::of(2.0) + dot_n) * lmax * inv_n
+                / sqrt(gamma * lmin * inv_n / (one + one)),
+            grad_offset: (smax
+                * ((one + gamma)
+                    * (four_n * smax * self.constants.w_star.frobenius + T::of(0.5) * y_norm)
+                    + T::of(2.0) * sqrt(psi_sq))
+                + dot_n * smax * sqrt(psi_sq))
+                * inv_n,
+        }
     }
 
     /// `resid ← XW − Y`.
@@ -251,5 +303,9 @@ where
         let e = self.evaluate(w);
         self.gradient_from_residual(grad);
         e
+    }
+
+    fn rounding(&self) -> &RoundingModel<T> {
+        &self.rounding
     }
 }

@@ -80,6 +80,91 @@ where
         w: &OMatrix<T, N, M>,
         grad: &mut OMatrix<T, N, M>,
     ) -> Evaluation<T>;
+    /// How this loss computes its gap and gradient, as bounds on their
+    /// rounding errors (THEORY §11, docs/ROUNDING.md R2): the terms of the
+    /// step check's allowance that come from the loss. A loss that computes
+    /// its gap as `ℓ(W) − ℓ*` by subtraction has a `|ℓ*|` term
+    /// ([`RoundingModel::gap_offset`]); one that computes it without
+    /// cancellation has none. Wrappers must pass their inner loss's model on.
+    fn rounding(&self) -> &RoundingModel<T>;
+    /// Bound on `|ĝ − g|`, the rounding error of a computed gap `ĝ = gap`
+    /// (docs/ROUNDING.md R2), from [`Loss::rounding`].
+    fn gap_error(&self, gap: T) -> T {
+        self.rounding().gap_error(gap)
+    }
+    /// Bound on `‖Ĝ − ∇ℓ(W)‖_F` for a computed gradient of norm `grad_norm`
+    /// at a point of computed gap `gap` (docs/ROUNDING.md R2), from
+    /// [`Loss::rounding`].
+    fn gradient_error(&self, grad_norm: T, gap: T) -> T {
+        self.rounding().gradient_error(grad_norm, gap)
+    }
+}
+
+/// A loss's rounding model (THEORY §11; derived per loss in
+/// docs/ROUNDING.md R2). With `ε = ε_mach`, the computed gap `ĝ` of a point
+/// and its computed gradient `Ĝ` satisfy
+///
+/// `|ĝ − g| ≤ ε (gap_relative·ĝ + gap_cross·√ĝ + [ĝ ≥ offset_from]·gap_offset)`,
+/// `‖Ĝ − ∇ℓ‖ ≤ ε (grad_relative·‖Ĝ‖ + grad_cross·√ĝ + grad_offset)`.
+///
+/// Each coefficient is homogeneous in the problem's scale (`gap_cross` is in
+/// units of `√ℓ`, `gap_offset` of `ℓ`, `grad_cross` of `∇ℓ/√ℓ`,
+/// `grad_offset` of `∇ℓ`), so the bounds
+/// scale with the loss; none is an absolute constant.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RoundingModel<T> {
+    /// Relative error of the gap, in units of `ε`.
+    pub gap_relative: T,
+    /// First-order terms that cancel in the exact gap but not in their
+    /// rounding (the gap summed term by term): coefficient of `ε√ĝ`.
+    pub gap_cross: T,
+    /// The part of the gap computed by subtraction of two loss values:
+    /// coefficient of `ε` (a multiple of `|ℓ*|`); 0 for a cancellation-free gap.
+    pub gap_offset: T,
+    /// Gaps from which [`Self::gap_offset`] applies (the subtraction is
+    /// only used far from `W*`); 0 when it always applies.
+    pub offset_from: T,
+    /// Relative error of the gradient, in units of `ε`.
+    pub grad_relative: T,
+    /// Error of the gradient that shrinks with the distance to `W*`,
+    /// measured through the gap (`‖W − W*‖ ≤ √(2ĝ/μ)`): coefficient of `ε√ĝ`.
+    pub grad_cross: T,
+    /// Error of the gradient that does not vanish with it (rounding of
+    /// per-sample terms that cancel at `W*`): coefficient of `ε`.
+    pub grad_offset: T,
+}
+
+impl<T: Real> RoundingModel<T> {
+    /// The gap's rounding error bound at computed gap `gap` (see the type).
+    pub fn gap_error(&self, gap: T) -> T {
+        let g = if gap > T::zero() { gap } else { T::zero() };
+        let offset = if g >= self.offset_from {
+            self.gap_offset
+        } else {
+            T::zero()
+        };
+        T::EPSILON * (self.gap_relative * g + self.gap_cross * sqrt(g) + offset)
+    }
+
+    /// The gradient's rounding error bound at computed norm `grad_norm` and
+    /// computed gap `gap`.
+    pub fn gradient_error(&self, grad_norm: T, gap: T) -> T {
+        let g = if gap > T::zero() { gap } else { T::zero() };
+        T::EPSILON
+            * (self.grad_relative * abs(grad_norm) + self.grad_cross * sqrt(g) + self.grad_offset)
+    }
+}
+
+/// `DOT_UNITS·√k` ([`crate::certificate::DOT_UNITS`]): units of `ε` of an
+/// inner product of length `k` (docs/ROUNDING.md R1).
+pub(crate) fn dot_units<T: Real>(k: usize) -> T {
+    T::of(crate::certificate::DOT_UNITS) * sqrt(T::of_usize(k.max(1)))
+}
+
+/// `√x` of a non-negative count.
+pub(crate) fn sqrt_usize<T: Real>(k: usize) -> T {
+    sqrt(T::of_usize(k))
 }
 
 /// Rejects constants that overflowed the working precision (e.g. targets so

@@ -4,12 +4,13 @@ use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, OMatrix, OVector, U1};
 
 use super::squared::data_spectrum;
-use super::{Evaluation, Loss, LossConstants, LossKind};
+use super::squared::quadratic_rounding;
+use super::{Evaluation, Loss, LossConstants, LossKind, RoundingModel};
 use crate::error::ProblemError;
 use crate::kernels;
 use crate::linalg::matrix_norms;
 use crate::net::check_finite;
-use crate::scalar::Real;
+use crate::scalar::{sqrt, Real};
 
 /// Matrix sensing with `p ≥ nm` sensing matrices `A_k ∈ ℝ^{n×m}` and
 /// measurements `y ∈ ℝ^p` (THEORY §9.2).
@@ -30,11 +31,14 @@ where
     a: OMatrix<T, P, NM>,
     y: OVector<T, P>,
     w_star: OMatrix<T, N, M>,
-    /// `𝒜 vec(W*) − y`, so that the gap is `‖r − r*‖²/2p` without
-    /// cancellation against `ℓ*` (as for the squared loss).
-    resid_star: OVector<T, P>,
-    resid: OVector<T, P>,
+    /// `W − W*` at the last evaluation.
+    dw: OMatrix<T, N, M>,
+    /// `e = 𝒜 vec(W − W*)` at the last evaluation: the gap is `‖e‖²/2p`,
+    /// the gradient `𝒜ᵀe/p` and the value `ℓ* + gap`, without cancellation
+    /// against `y` or `ℓ*` (as for the squared loss, docs/ROUNDING.md R2.1).
+    e: OVector<T, P>,
     constants: LossConstants<T>,
+    rounding: RoundingModel<T>,
 }
 
 impl<T: Real, P: Dim, N: Dim, M: Dim, NM: Dim> MatrixSensing<T, P, N, M, NM>
@@ -141,12 +145,13 @@ where
         };
         super::check_constants(&constants)?;
         Ok(Self {
-            resid: resid_star.clone(),
+            dw: OMatrix::<T, N, M>::zeros_generic(n, m),
+            e: resid_star,
             a,
             y,
             w_star,
-            resid_star,
             constants,
+            rounding: quadratic_rounding(p, nm, 1, sqrt(lmax / lmin), sqrt(lmax)),
         })
     }
 }
@@ -165,21 +170,31 @@ where
         &self.y
     }
 
+    /// `e ← 𝒜 vec(W − W*)`; the gap `‖e‖²/2p` and the value `ℓ* + gap`.
     fn residual(&mut self, w: &OMatrix<T, N, M>) -> Evaluation<T> {
         let (p, nm) = self.a.shape();
+        // Slice copy: never panics on a caller's wrongly sized `Dyn` matrix.
+        for ((d, &x), &s) in self
+            .dw
+            .as_mut_slice()
+            .iter_mut()
+            .zip(w.as_slice())
+            .zip(self.w_star.as_slice())
+        {
+            *d = x - s;
+        }
         kernels::mm_nn(
-            self.resid.as_mut_slice(),
+            self.e.as_mut_slice(),
             self.a.as_slice(),
-            w.as_slice(),
+            self.dw.as_slice(),
             p,
             nm,
         );
-        self.resid -= &self.y;
         let half_inv_p = T::of(0.5) / T::of_usize(p);
+        let gap = kernels::sum_sq(self.e.as_slice()) * half_inv_p;
         Evaluation {
-            value: kernels::sum_sq(self.resid.as_slice()) * half_inv_p,
-            gap: kernels::sum_sq_diff(self.resid.as_slice(), self.resid_star.as_slice())
-                * half_inv_p,
+            value: self.constants.l_star + gap,
+            gap,
         }
     }
 }
@@ -211,15 +226,19 @@ where
     ) -> Evaluation<T> {
         let e = self.residual(w);
         let (p, nm) = self.a.shape();
-        // vec(∇ℓ) = 𝒜ᵀ(𝒜 vec(W) − y)/p
+        // vec(∇ℓ) = 𝒜ᵀ(𝒜 vec(W) − y)/p = 𝒜ᵀ𝒜 vec(W − W*)/p (normal equations).
         kernels::mm_tn(
             grad.as_mut_slice(),
             self.a.as_slice(),
-            self.resid.as_slice(),
+            self.e.as_slice(),
             nm,
             p,
         );
         *grad *= T::one() / T::of_usize(p);
         e
+    }
+
+    fn rounding(&self) -> &RoundingModel<T> {
+        &self.rounding
     }
 }

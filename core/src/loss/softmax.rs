@@ -3,12 +3,15 @@
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, OMatrix, OVector, U1};
 
-use super::{clamp_gap, expm1, minimize_gd, Evaluation, Loss, LossConstants, LossKind};
+use super::{
+    clamp_gap, dot_units, expm1, minimize_gd, sqrt_usize, Evaluation, Loss, LossConstants,
+    LossKind, RoundingModel,
+};
 use crate::error::ProblemError;
 use crate::kernels;
 use crate::linalg::{gram_cols, matrix_norms, SelectedEigen};
 use crate::net::check_finite;
-use crate::scalar::{abs, exp, ln, ln_1p, max, pos, Real};
+use crate::scalar::{abs, exp, ln, ln_1p, max, pos, sqrt, Real};
 
 /// `ℓ(W) = (1/N) Σ_i [logsumexp(x_iᵀW) − x_iᵀW e_{c_i}] + (λ/2)‖W‖²` with
 /// data `X` (N×n), labels `c_i ∈ 0..m` given one-hot as `Y` (N×m) and
@@ -51,6 +54,7 @@ where
     /// Per-sample loss at `W*`.
     terms_star: OVector<T, S>,
     constants: LossConstants<T>,
+    rounding: RoundingModel<T>,
     solver_iters: usize,
 }
 
@@ -163,6 +167,7 @@ where
                 l_star: T::zero(),
                 w_star: Default::default(),
             },
+            rounding: RoundingModel::default(),
             solver_iters: 0,
         };
         let mut w = OMatrix::<T, N, M>::zeros_generic(nd, md);
@@ -175,6 +180,7 @@ where
         this.constants.l_star = this.value(&w);
         this.constants.w_star = matrix_norms(&w);
         this.w_star = w;
+        this.rounding = this.rounding_model(lmax);
         super::check_constants(&this.constants)?;
         Ok(this)
     }
@@ -207,6 +213,49 @@ where
     /// Gradient steps the solve for `W*` took.
     pub fn solver_iterations(&self) -> usize {
         self.solver_iters
+    }
+
+    /// The rounding model of docs/ROUNDING.md R2.3 from `λ_max(XᵀX)`, `ℓ*`,
+    /// `‖W*‖` and the largest row norm of `X`.
+    fn rounding_model(&self, lmax: T) -> RoundingModel<T> {
+        let (samples, n) = self.x.shape();
+        let c = &self.constants;
+        let mu = c.mu;
+        let lambda = self.lambda;
+        let inv_n = T::one() / T::of_usize(samples);
+        let smax = sqrt(lmax);
+        let root_n = sqrt_usize::<T>(samples);
+        let ws = c.w_star.frobenius;
+        let e_rel = dot_units::<T>(n) * sqrt_usize::<T>(n) + T::of(0.5);
+        let xmax_sq = self
+            .x
+            .row_iter()
+            .map(|r| kernels::compensated_sum(r.iter().map(|&v| v * v)))
+            .fold(T::zero(), max);
+        // |d_ij| ≤ ‖x_i‖ ‖W − W*‖ and gap ≥ (μ/2)‖W − W*‖²: the subtracting
+        // branch (some |d_ij| > 1) needs gap ≥ μ/(2 max‖x_i‖²); half of it
+        // covers the rounding of the computed gap.
+        let offset_from = if xmax_sq > T::zero() {
+            mu / (T::of(4.0) * xmax_sq)
+        } else {
+            T::MAX
+        };
+        let half = T::of(0.5);
+        RoundingModel {
+            gap_relative: T::of(8.0) * lmax * inv_n / mu + T::of(14.0),
+            gap_cross: sqrt((T::one() + T::one()) / mu)
+                * ((T::of(4.0) + sqrt(T::of(2.0)) * e_rel) * smax / root_n
+                    + T::of(4.0) * lambda * ws),
+            gap_offset: T::of(8.0) * abs(c.l_star),
+            offset_from,
+            // The parts that grow with ‖W − W*‖ ≤ √(2ĝ/μ).
+            grad_relative: T::of(2.0),
+            grad_cross: (half * e_rel * lmax * inv_n + lambda) * sqrt((T::one() + T::one()) / mu),
+            grad_offset: (smax * (T::of(4.0) * root_n + half * e_rel * smax * ws)
+                + dot_units::<T>(samples) * sqrt_usize::<T>(n) * smax * sqrt(T::of(2.0)) * root_n)
+                * inv_n
+                + lambda * ws,
+        }
     }
 
     /// `z ← XW`; per sample the loss term `logsumexp(z_i) − z_{i c_i}`
@@ -363,5 +412,9 @@ where
         };
         self.gradient_from_prob(w, grad);
         e
+    }
+
+    fn rounding(&self) -> &RoundingModel<T> {
+        &self.rounding
     }
 }

@@ -3,15 +3,22 @@
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, OMatrix, OVector};
 
-use super::{Evaluation, Loss, LossConstants, LossKind};
+use super::{dot_units, sqrt_usize, Evaluation, Loss, LossConstants, LossKind, RoundingModel};
 use crate::error::ProblemError;
 use crate::kernels;
 use crate::linalg::{gram_cols, matrix_norms, SelectedEigen};
 use crate::net::check_finite;
-use crate::scalar::{pos, Real};
+use crate::scalar::{pos, sqrt, Real};
 
 /// Squared regression with data `X` (N×n, full column rank) and targets `Y`
 /// (N×m): `μ = σ_min(X)²/N`, `K = σ_max(X)²/N`, `W*` by least squares.
+///
+/// Evaluated around `W*` without cancellation (THEORY §11, docs/ROUNDING.md
+/// R2.1): with `E = X(W − W*)`, the gap is `‖E‖²/2N`, the gradient
+/// `XᵀE/N` and the value `ℓ* + ‖E‖²/2N`. These are the exact quadratic
+/// `ℓ(W) = ℓ* + ‖X(W − W*)‖²/2N` (normal equations) with the computed `W*` as
+/// its minimizer; neither the gap nor the gradient rounds against `Y`, so a
+/// large `ℓ*` (targets with a large unfittable part) costs no accuracy.
 #[derive(Clone, Debug)]
 pub struct SquaredLoss<T: Real, S: Dim, N: Dim, M: Dim>
 where
@@ -20,11 +27,44 @@ where
     x: OMatrix<T, S, N>,
     y: OMatrix<T, S, M>,
     w_star: OMatrix<T, N, M>,
-    /// `XW* − Y`, so that the gap is `‖(XW − Y) − (XW* − Y)‖²/2N` without
-    /// cancellation against `ℓ*`.
-    resid_star: OMatrix<T, S, M>,
-    resid: OMatrix<T, S, M>,
+    /// `W − W*` at the last evaluation.
+    dw: OMatrix<T, N, M>,
+    /// `E = X(W − W*)` at the last evaluation.
+    e: OMatrix<T, S, M>,
     constants: LossConstants<T>,
+    rounding: RoundingModel<T>,
+}
+
+/// Rounding model of a quadratic loss `ℓ* + ‖𝒳 vec(W − W*)‖²/2N` whose
+/// operator has `N` rows (`rows`), inner dimension `k` and condition number
+/// `κ = σ_max/σ_min`, largest singular value `σ_max`
+/// (docs/ROUNDING.md R2.1), evaluated as
+/// `E = 𝒳 fl(W − W*)`, gap `‖E‖²/2N`, gradient `𝒳ᵀE/N` (with `cols` right-hand
+/// sides).
+pub(crate) fn quadratic_rounding<T: Real>(
+    rows: usize,
+    k: usize,
+    cols: usize,
+    kappa: T,
+    sigma_max: T,
+) -> RoundingModel<T> {
+    // ‖Ê − E‖ ≤ ((DOT_UNITS√k)·√k + ½) κ ‖E‖ (‖|𝒳|‖ ≤ √k ‖𝒳‖, and the
+    // rounding of W − W*).
+    let e_rel = dot_units::<T>(k) * sqrt_usize::<T>(k) + T::of(0.5);
+    RoundingModel {
+        gap_relative: (e_rel + e_rel) * kappa
+            + dot_units::<T>(rows.saturating_mul(cols))
+            + T::of(2.0),
+        gap_cross: T::zero(),
+        gap_offset: T::zero(),
+        offset_from: T::zero(),
+        // ‖Ĝ − ∇ℓ‖ ≤ ε(4√(Nk) + e_rel κ) σ_max ‖E‖/N with ‖E‖ = √(2N ĝ).
+        grad_relative: T::of(2.0),
+        grad_cross: (dot_units::<T>(rows) * sqrt_usize::<T>(k) + e_rel * kappa)
+            * sigma_max
+            * sqrt(T::of(2.0) / T::of_usize(rows)),
+        grad_offset: T::zero(),
+    }
 }
 
 /// Checks that `X` (N×n) has full column rank and returns the extreme
@@ -144,6 +184,7 @@ where
         }
         check_finite("W* (least squares)", &w_star)?;
         let mut resid_star = OMatrix::<T, S, M>::zeros_generic(sd, md);
+        let rounding = quadratic_rounding(samples, n, y.ncols(), sqrt(lmax / lmin), sqrt(lmax));
         kernels::mm_nn(
             resid_star.as_mut_slice(),
             x.as_slice(),
@@ -162,12 +203,13 @@ where
         };
         super::check_constants(&constants)?;
         Ok(Self {
-            resid: resid_star.clone(),
+            dw: OMatrix::<T, N, M>::zeros_generic(nd, md),
+            e: resid_star,
             x,
             y,
             w_star,
-            resid_star,
             constants,
+            rounding,
         })
     }
 
@@ -181,21 +223,31 @@ where
         &self.y
     }
 
+    /// `E ← X(W − W*)`; the gap `‖E‖²/2N` and the value `ℓ* + gap`.
     fn residual(&mut self, w: &OMatrix<T, N, M>) -> Evaluation<T> {
         let (samples, n) = self.x.shape();
+        // Slice copy: never panics on a caller's wrongly sized `Dyn` matrix.
+        for ((d, &x), &s) in self
+            .dw
+            .as_mut_slice()
+            .iter_mut()
+            .zip(w.as_slice())
+            .zip(self.w_star.as_slice())
+        {
+            *d = x - s;
+        }
         kernels::mm_nn(
-            self.resid.as_mut_slice(),
+            self.e.as_mut_slice(),
             self.x.as_slice(),
-            w.as_slice(),
+            self.dw.as_slice(),
             samples,
             n,
         );
-        self.resid -= &self.y;
         let half_inv_n = T::of(0.5) / T::of_usize(samples);
+        let gap = kernels::sum_sq(self.e.as_slice()) * half_inv_n;
         Evaluation {
-            value: kernels::sum_sq(self.resid.as_slice()) * half_inv_n,
-            gap: kernels::sum_sq_diff(self.resid.as_slice(), self.resid_star.as_slice())
-                * half_inv_n,
+            value: self.constants.l_star + gap,
+            gap,
         }
     }
 }
@@ -233,15 +285,19 @@ where
     ) -> Evaluation<T> {
         let e = self.residual(w);
         let (samples, n) = self.x.shape();
-        // ∇ℓ = Xᵀ(XW − Y)/N
+        // ∇ℓ = Xᵀ(XW − Y)/N = XᵀX(W − W*)/N (normal equations).
         kernels::mm_tn(
             grad.as_mut_slice(),
             self.x.as_slice(),
-            self.resid.as_slice(),
+            self.e.as_slice(),
             n,
             samples,
         );
         *grad *= T::one() / T::of_usize(samples);
         e
+    }
+
+    fn rounding(&self) -> &RoundingModel<T> {
+        &self.rounding
     }
 }

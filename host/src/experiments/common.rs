@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::problem::{Problem, ProblemSpec, Record, RunResult, RunSpec};
+use crate::problem::{Classes, Problem, ProblemSpec, Record, RunResult, RunSpec};
 use crate::report::{Figure, Section};
 use crate::Result;
 
@@ -387,8 +387,10 @@ pub struct RuleTally {
     pub imbalance_violations: u64,
     /// A-priori (Theorem 2) violations, where checked.
     pub apriori_violations: u64,
-    /// Worst measured/bound ratio.
+    /// Worst measured/bound ratio over certified steps.
     pub worst_ratio: f64,
+    /// Checked steps by class (THEORY §11).
+    pub classes: Classes,
     /// Median iterations of the converged runs.
     pub median_iterations: Option<f64>,
     /// Why the rule was unavailable (first reason seen).
@@ -419,6 +421,7 @@ impl RuleTally {
             _ => self.stopped += 1,
         }
         self.steps_checked += r.tally.steps_checked as u64;
+        self.classes.add(&r.tally.classes);
         // A broken guarantee from the certified-from step (THEORY §8.2)
         // counts like a per-step violation.
         self.violations += r.tally.violations as u64 + u64::from(r.anytime.anytime_violations);
@@ -463,8 +466,10 @@ pub struct ExperimentSummary {
     pub steps_checked: u64,
     /// All violations (per-step, Lemma 3, a-priori).
     pub violations: u64,
-    /// Worst measured/bound ratio over every run.
+    /// Worst measured/bound ratio over the certified steps of every run.
     pub worst_ratio: f64,
+    /// Checked steps by class (THEORY §11).
+    pub classes: Classes,
     /// Per rule (or loss, or configuration) tallies.
     pub rules: BTreeMap<String, RuleTally>,
     /// Findings, one line each.
@@ -478,6 +483,10 @@ impl ExperimentSummary {
     pub fn finish(&mut self) {
         self.runs = self.rules.values().map(|t| t.runs).sum();
         self.steps_checked = self.rules.values().map(|t| t.steps_checked).sum();
+        self.classes = Classes::default();
+        for t in self.rules.values() {
+            self.classes.add(&t.classes);
+        }
         self.violations = self.rules.values().map(|t| t.all_violations()).sum();
         self.worst_ratio = self
             .rules
@@ -491,6 +500,7 @@ impl ExperimentSummary {
         s.id = self.id.clone();
         s.title = self.title.clone();
         s.steps_checked = self.steps_checked;
+        s.classes = self.classes;
         s.violations = self.violations;
         s.worst_ratio = self.worst_ratio;
         s.findings = self.findings.clone();

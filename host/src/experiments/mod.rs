@@ -28,6 +28,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::problem::Classes;
 use crate::report::{self, Header};
 use crate::{exit, output, Error, Result};
 use common::{Ctx, ExperimentSummary, Outcome};
@@ -78,6 +79,9 @@ struct Summary<'a> {
     quick_changes: Vec<&'static str>,
     experiments: &'a [ExperimentSummary],
     total_violations: u64,
+    /// Checked steps of every experiment by class (THEORY §11).
+    classes: Classes,
+    /// No violation, and at least one step was certified.
     all_certificates_held: bool,
 }
 
@@ -220,8 +224,12 @@ fn reproduce_into(
             format!("{wall:.3}"),
         ])?;
         eprintln!(
-            "{id}: {} runs, {} steps checked, {} violation(s), worst ratio {:.6} ({wall:.1} s)",
-            o.summary.runs, o.summary.steps_checked, o.summary.violations, o.summary.worst_ratio
+            "{id}: {} runs, {} steps checked ({}), {} violation(s), worst ratio {:.6} ({wall:.1} s)",
+            o.summary.runs,
+            o.summary.steps_checked,
+            o.summary.classes.text(),
+            o.summary.violations,
+            o.summary.worst_ratio
         );
         if o.summary.violations > 0 {
             eprintln!(
@@ -238,6 +246,10 @@ fn reproduce_into(
     }
 
     let total: u64 = summaries.iter().map(|s| s.violations).sum();
+    let mut classes = Classes::default();
+    for s in &summaries {
+        classes.add(&s.classes);
+    }
     let summary = Summary {
         overlin_version: env!("CARGO_PKG_VERSION"),
         mode,
@@ -249,7 +261,8 @@ fn reproduce_into(
         },
         experiments: &summaries,
         total_violations: total,
-        all_certificates_held: total == 0,
+        classes,
+        all_certificates_held: total == 0 && classes.certified > 0,
     };
     output::write_json(&out.join("summary.json"), true, &summary)?;
     output::write_string(&out.join("timing.csv"), true, &timing.text())?;
@@ -304,20 +317,37 @@ pub fn summary_table(s: &[ExperimentSummary], walls: &[f64]) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{:<4} {:<34} {:>6} {:>9} {:>10} {:>10} {:>12} {:>8}",
-        "exp", "title", "runs", "converged", "steps", "violations", "worst ratio", "wall s"
+        "{:<4} {:<34} {:>6} {:>9} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>10} {:>12} {:>8}",
+        "exp",
+        "title",
+        "runs",
+        "converged",
+        "steps",
+        "certified",
+        "trivial",
+        "below_res",
+        "descent",
+        "non_fin",
+        "violations",
+        "worst ratio",
+        "wall s"
     );
     for (i, e) in s.iter().enumerate() {
         let conv: u64 = e.rules.values().map(|r| r.converged).sum();
         let title: String = e.title.chars().take(34).collect();
         let _ = writeln!(
             t,
-            "{:<4} {:<34} {:>6} {:>9} {:>10} {:>10} {:>12.6} {:>8.1}",
+            "{:<4} {:<34} {:>6} {:>9} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>10} {:>12.6} {:>8.1}",
             e.id,
             title,
             e.runs,
             conv,
             e.steps_checked,
+            e.classes.certified,
+            e.classes.trivial,
+            e.classes.below_resolution,
+            e.classes.descent_only,
+            e.classes.non_finite,
             e.violations,
             e.worst_ratio,
             walls.get(i).copied().unwrap_or(f64::NAN)
