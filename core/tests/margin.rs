@@ -118,6 +118,9 @@ impl Loss<f64, Dyn, Dyn> for AnyLoss {
     ) -> Evaluation<f64> {
         each!(self, l => l.evaluate_with_gradient(w, g))
     }
+    fn rounding(&self) -> &RoundingModel<f64> {
+        each!(self, l => l.rounding())
+    }
 }
 
 /// A loss whose reported `μ` is `factor` times the true one and whose `W*`
@@ -158,6 +161,9 @@ impl Loss<f64, Dyn, Dyn> for FalseMu {
         g: &mut DMatrix<f64>,
     ) -> Evaluation<f64> {
         self.loss.evaluate_with_gradient(w, g)
+    }
+    fn rounding(&self) -> &RoundingModel<f64> {
+        self.loss.rounding()
     }
 }
 
