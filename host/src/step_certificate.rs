@@ -263,12 +263,17 @@ impl<T: Real> TypedPrediction<T> {
         // caller's point (which is not the core's next point).
         let allowance = self.allowance + self.loss.gap_error(eval.gap);
         let check = self.cert.check(self.gap, eval.gap, allowance);
+        // The core classes a non-finite gap as `NonFinite` and does not call
+        // it a violation (in a run that is a divergence). Here the caller's
+        // step left a finite prediction for a non-finite point: the
+        // predicted bound is broken.
+        let broken_into_non_finite = !eval.gap.finite() && self.cert.descent_bound.finite();
         Ok(Outcome {
             next_loss: eval.value.to_f64(),
             next_gap: eval.gap.to_f64(),
             ratio: check.ratio.to_f64(),
             bound_ratio: check.bound_ratio.to_f64(),
-            holds: check.holds,
+            holds: check.holds && !broken_into_non_finite,
             deviation: self.deviation(&next),
         })
     }
