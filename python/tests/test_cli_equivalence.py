@@ -11,7 +11,7 @@ import pytest
 
 import overlin
 
-# The CLI's first --csv columns, in order (host/src/problem.rs CSV_HEADER).
+# The CLI's first --csv columns, in order (host/src/problem/record.rs CSV_HEADER).
 CSV_COLUMNS = ["t", "loss", "gap", "eta", "alpha", "beta", "grad_spec", "mu_t", "k_t", "rho",
                "ratio", "holds", "drift"]
 

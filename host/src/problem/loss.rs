@@ -1,0 +1,213 @@
+//! The losses of THEORY §9 behind one `Dyn`-sized type, their
+//! construction from a specification, and the `μ`-scaling testing aid.
+
+use overlin_core::data;
+use overlin_core::loss::{LogCoshRidge, MatrixSensing, SoftmaxRidge};
+use overlin_core::nalgebra::{DMatrix, DVector, Dyn, OMatrix};
+use overlin_core::{
+    DynNet, Evaluation, Loss, LossConstants, LossKind, Real, Rng, RoundingModel, SquaredLoss,
+};
+
+use super::build::{generate_x, one_hot_from_user, path_name, to_t, UserData};
+use super::{LossInfo, LossName, ProblemSpec, Sizes};
+use crate::Result;
+
+/// One loss of THEORY §9 with `Dyn` sizes, behind a single type so that one
+/// [`Trainer`](overlin_core::Trainer) type serves them all.
+// Built once per run, never moved in a loop: the size difference is harmless.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum AnyLoss<T: Real> {
+    /// §9.1 squared regression.
+    Squared(SquaredLoss<T, Dyn, Dyn, Dyn>),
+    /// §9.2 matrix sensing.
+    Sensing(MatrixSensing<T, Dyn, Dyn, Dyn, Dyn>),
+    /// §9.3 log-cosh with ridge.
+    LogCosh(LogCoshRidge<T, Dyn, Dyn, Dyn>),
+    /// §9.4 softmax with ridge.
+    Softmax(SoftmaxRidge<T, Dyn, Dyn, Dyn>),
+}
+
+macro_rules! each_loss {
+    ($self:expr, $l:ident => $e:expr) => {
+        match $self {
+            AnyLoss::Squared($l) => $e,
+            AnyLoss::Sensing($l) => $e,
+            AnyLoss::LogCosh($l) => $e,
+            AnyLoss::Softmax($l) => $e,
+        }
+    };
+}
+
+impl<T: Real> Loss<T, Dyn, Dyn> for AnyLoss<T> {
+    fn kind(&self) -> LossKind {
+        each_loss!(self, l => l.kind())
+    }
+    fn constants(&self) -> &LossConstants<T> {
+        each_loss!(self, l => l.constants())
+    }
+    fn minimizer(&self) -> &OMatrix<T, Dyn, Dyn> {
+        each_loss!(self, l => l.minimizer())
+    }
+    fn evaluate(&mut self, w: &OMatrix<T, Dyn, Dyn>) -> Evaluation<T> {
+        each_loss!(self, l => l.evaluate(w))
+    }
+    fn evaluate_with_gradient(
+        &mut self,
+        w: &OMatrix<T, Dyn, Dyn>,
+        grad: &mut OMatrix<T, Dyn, Dyn>,
+    ) -> Evaluation<T> {
+        each_loss!(self, l => l.evaluate_with_gradient(w, grad))
+    }
+    fn rounding(&self) -> &RoundingModel<T> {
+        each_loss!(self, l => l.rounding())
+    }
+}
+
+/// A problem built in one precision.
+#[derive(Clone, Debug)]
+pub struct Typed<T: Real> {
+    /// The loss.
+    pub loss: AnyLoss<T>,
+    /// The start.
+    pub start: DynNet<T>,
+}
+
+impl<T: Real> Typed<T> {
+    /// `(X, Y)` in `f64`, as [`Problem::data`](super::Problem::data).
+    pub fn data(&self) -> (DMatrix<f64>, DMatrix<f64>) {
+        let f = |m: &DMatrix<T>| m.map(|v| v.to_f64());
+        match &self.loss {
+            AnyLoss::Squared(l) => (f(l.x()), f(l.y())),
+            AnyLoss::LogCosh(l) => (f(l.x()), f(l.y())),
+            AnyLoss::Softmax(l) => (f(l.x()), f(l.y())),
+            AnyLoss::Sensing(l) => {
+                let y = l.measurements();
+                (
+                    f(l.operator()),
+                    DMatrix::from_iterator(y.len(), 1, y.iter().map(|v| v.to_f64())),
+                )
+            }
+        }
+    }
+}
+
+pub(super) fn build_loss<T: Real>(
+    spec: &ProblemSpec,
+    s: Sizes,
+    user: Option<&UserData>,
+) -> Result<AnyLoss<T>> {
+    let mut rng = Rng::new(spec.data_seed.unwrap_or(spec.seed));
+    let theta_std = spec.target_std.unwrap_or(1.0 / (s.n as f64).sqrt());
+    let mut theta = DMatrix::<T>::zeros(s.n, s.m);
+    let loss = match spec.loss {
+        LossName::Sensing => {
+            let (a, y) = match user {
+                Some(d) => (
+                    to_t::<T>(&d.x),
+                    DVector::<T>::from_iterator(d.y.nrows(), d.y.iter().map(|&v| T::of(v))),
+                ),
+                None => {
+                    let mut a = DMatrix::<T>::zeros(s.samples, s.n * s.m);
+                    data::sensing_operator(&mut a, &mut rng);
+                    let mut y = DVector::<T>::zeros(s.samples);
+                    data::sensing_measurements(
+                        &a, &mut theta, &mut y, theta_std, spec.noise, &mut rng,
+                    )?;
+                    (a, y)
+                }
+            };
+            AnyLoss::Sensing(MatrixSensing::new(Dyn(s.n), Dyn(s.m), a, y)?)
+        }
+        kind => {
+            let (x, y) = match user {
+                Some(d) => {
+                    let y = if kind == LossName::Softmax {
+                        one_hot_from_user(&d.y, s.m, &path_name(&spec.y, "Y"))?
+                    } else {
+                        d.y.clone()
+                    };
+                    (to_t::<T>(&d.x), to_t::<T>(&y))
+                }
+                None => {
+                    let x = generate_x::<T>(spec.kappa, s.samples, s.n, &mut rng)?;
+                    let mut y = DMatrix::<T>::zeros(s.samples, s.m);
+                    if kind == LossName::Softmax {
+                        data::one_hot_labels(
+                            &x, &mut theta, &mut y, theta_std, spec.noise, &mut rng,
+                        )?;
+                    } else {
+                        data::linear_targets(
+                            &x, &mut theta, &mut y, theta_std, spec.noise, &mut rng,
+                        )?;
+                    }
+                    (x, y)
+                }
+            };
+            match kind {
+                LossName::Logcosh => AnyLoss::LogCosh(LogCoshRidge::new(x, y, T::of(spec.gamma))?),
+                LossName::Softmax => AnyLoss::Softmax(SoftmaxRidge::new(x, y, T::of(spec.lambda))?),
+                _ => AnyLoss::Squared(SquaredLoss::new(x, y)?),
+            }
+        }
+    };
+    Ok(loss)
+}
+
+/// The loss with `μ` scaled for the certificate checker (the
+/// [`Problem::with_debug_inflated_mu`](super::Problem::with_debug_inflated_mu) testing aid; factor 1 changes nothing).
+#[derive(Clone, Debug)]
+pub(super) struct CheckedMu<T: Real> {
+    loss: AnyLoss<T>,
+    constants: LossConstants<T>,
+}
+
+impl<T: Real> CheckedMu<T> {
+    pub(super) fn new(loss: &AnyLoss<T>, factor: f64) -> Self {
+        let mut constants = *loss.constants();
+        if factor != 1.0 {
+            constants.mu *= T::of(factor);
+        }
+        Self {
+            loss: loss.clone(),
+            constants,
+        }
+    }
+}
+
+impl<T: Real> Loss<T, Dyn, Dyn> for CheckedMu<T> {
+    fn kind(&self) -> LossKind {
+        self.loss.kind()
+    }
+    fn constants(&self) -> &LossConstants<T> {
+        &self.constants
+    }
+    fn minimizer(&self) -> &OMatrix<T, Dyn, Dyn> {
+        self.loss.minimizer()
+    }
+    fn evaluate(&mut self, w: &OMatrix<T, Dyn, Dyn>) -> Evaluation<T> {
+        self.loss.evaluate(w)
+    }
+    fn evaluate_with_gradient(
+        &mut self,
+        w: &OMatrix<T, Dyn, Dyn>,
+        grad: &mut OMatrix<T, Dyn, Dyn>,
+    ) -> Evaluation<T> {
+        self.loss.evaluate_with_gradient(w, grad)
+    }
+    /// The inner loss's rounding: inflating μ must not change the allowance
+    /// (the testing aid tests the check, not a different one).
+    fn rounding(&self) -> &RoundingModel<T> {
+        self.loss.rounding()
+    }
+}
+
+pub(super) fn loss_info<T: Real>(c: &LossConstants<T>) -> LossInfo {
+    LossInfo {
+        mu: c.mu.to_f64(),
+        k: c.k.to_f64(),
+        l_star: c.l_star.to_f64(),
+        w_star_spec: c.w_star.spectral.to_f64(),
+        w_star_sigma_min: c.w_star.sigma_min.to_f64(),
+    }
+}
