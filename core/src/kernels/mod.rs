@@ -37,7 +37,9 @@ mod blas1;
 mod extremes;
 mod factor;
 mod gemm;
+mod inertia;
 mod laguerre;
+mod lanczos;
 pub mod simd;
 mod spectrum;
 mod tridiagonal;
@@ -50,6 +52,10 @@ pub use factor::{
     QR_UNBLOCKED_MAX,
 };
 pub use gemm::{gram_nt, mm_nn, mm_nt, mm_tn};
+pub use inertia::{
+    inertia_applies, inertia_bound, inertia_margin, sym_bounds, BoundsScratch, End, INERTIA_MIN,
+};
+pub use lanczos::{lanczos_ends, symv, RitzEnds, LANCZOS_MAX};
 pub use spectrum::{sym_spectrum, SymSpectrum};
 
 #[inline]
