@@ -18,7 +18,6 @@
 
 pub mod cmd_certify;
 pub mod cmd_run;
-pub mod cmd_sweep;
 pub mod experiments;
 pub mod io;
 pub mod output;
@@ -27,6 +26,7 @@ pub mod problem;
 pub mod report;
 pub mod resources;
 pub mod step_certificate;
+pub mod sweep;
 
 pub use problem::{
     certify, run, CertifyResult, Kappa, LossName, Precision, Problem, ProblemSpec, Record,

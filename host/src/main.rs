@@ -40,10 +40,10 @@ enum Command {
     Certify(CertifyCli),
     /// Run a grid of problems and rules; each cell is written atomically, a rerun resumes.
     #[command(after_help = SWEEP_HELP)]
-    Sweep(overlin::cmd_sweep::SweepArgs),
+    Sweep(overlin::sweep::SweepArgs),
     /// Join the cells of one or more sweep folders (shards) into merged.csv and merged.json.
     #[command(after_help = EXIT_CODES)]
-    Merge(overlin::cmd_sweep::MergeArgs),
+    Merge(overlin::sweep::MergeArgs),
 }
 
 const SWEEP_HELP: &str = "\
@@ -313,8 +313,8 @@ fn dispatch(cli: Cli) -> overlin::Result<i32> {
             c.problem.warn_ignored();
             overlin::cmd_certify::certify(&c.problem.spec(), c.tol, c.json)
         }
-        Command::Sweep(s) => overlin::cmd_sweep::sweep(&s),
-        Command::Merge(m) => overlin::cmd_sweep::merge(&m),
+        Command::Sweep(s) => overlin::sweep::sweep(&s),
+        Command::Merge(m) => overlin::sweep::merge(&m),
     }
 }
 
