@@ -216,3 +216,31 @@ fn f32_bounds_hold_at_every_shift_near_an_end() {
         );
     }
 }
+
+/// Every instruction-set level gives the same bits (from the same state),
+/// as the products do: the host's `OVERLIN_SIMD_CAP` changes speed only.
+#[test]
+fn same_bits_at_every_level() {
+    let p = 130;
+    let a = wishart(p, 300, 31);
+    let mut results = Vec::new();
+    for level in 0..=kernels::simd::detected_level() {
+        kernels::simd::cap_level(level);
+        let mut s = Scratch::new(p);
+        let mut calls = Vec::new();
+        for _ in 0..3 {
+            calls.push(kernels::sym_bounds(a.as_slice(), p, true, s.get()));
+        }
+        let mut fac = vec![0.0; p * p];
+        let shift = a.diagonal().max() * 2.0;
+        calls.push(
+            kernels::inertia_bound(a.as_slice(), p, shift, End::Above, &mut fac).map(|t| (t, t)),
+        );
+        results.push((calls, s.rmin.clone(), s.rmax.clone(), fac));
+    }
+    kernels::simd::cap_level(kernels::simd::detected_level());
+    for r in &results[1..] {
+        assert_eq!(r, &results[0]);
+    }
+    assert!(results[0].0.iter().any(|c| c.is_some()));
+}
