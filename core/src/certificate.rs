@@ -39,7 +39,7 @@ pub fn contraction_factor<T: Real>(mu_t: T, k_t: T, eta: T) -> T {
 /// Units of `ε_mach` for evaluating the check's own bounds: `ρ_t (L_t − L*)`
 /// and Lemma 2's bound are a handful of operations on rounded inputs
 /// (docs/ROUNDING.md R4).
-const BOUND_EVAL_UNITS: f64 = 8.0;
+pub const BOUND_EVAL_UNITS: f64 = 8.0;
 
 /// Units of `ε_mach` for one rounded inner product or sum of `k` terms, per
 /// `√k` (docs/ROUNDING.md R1: the probabilistic model with `λ = 8`, `u = ε/2`).
@@ -197,8 +197,15 @@ impl<T: Real> StepCertificate<T> {
     /// The certificate of a step of size `eta` from local constants `local`
     /// of a loss with constants `mu`, `k`, at gap `gap`.
     pub fn predict(local: LocalConstants<T>, mu: T, k: T, gap: T, eta: T) -> Self {
-        let mu_t = local_pl_constant(mu, local.alpha);
         let k_t = local_smoothness(k, local.beta, local.grad_spec, eta);
+        Self::with_smoothness(local, mu, k_t, gap, eta)
+    }
+
+    /// The certificate of a step of size `eta` whose local smoothness
+    /// `K_t(η)` was computed elsewhere (THEORY §13: a deep network's `K_t`
+    /// comes from Lemma D2; the contraction has the same form).
+    pub fn with_smoothness(local: LocalConstants<T>, mu: T, k_t: T, gap: T, eta: T) -> Self {
+        let mu_t = local_pl_constant(mu, local.alpha);
         let eta_k_t = eta * k_t;
         let rho = contraction_factor(mu_t, k_t, eta);
         let two = T::one() + T::one();

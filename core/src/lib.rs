@@ -26,6 +26,7 @@ pub mod apriori;
 pub mod cancel;
 pub mod certificate;
 pub mod data;
+pub mod deep;
 pub mod dims;
 pub mod embedded;
 pub mod error;

@@ -159,3 +159,58 @@ fn every_loss_steps_do_not_allocate() {
         assert_steps_do_not_allocate(start(&mut rng), se, rule);
     }
 }
+
+/// The deep step (THEORY §13) with run-time sizes and depth (`Dyn`, a
+/// vector of middle layers): forward products, loss and gradient, every
+/// Δ_j, the local constants and Q, both step rules, the certificate, a
+/// line-search trial, the update and the imbalance check make no
+/// allocation once the buffers exist.
+#[test]
+fn deep_steps_do_not_allocate() {
+    use overlin_core::deep::{DeepInit, DeepWork, DynDeep, Heap};
+    let (n, h, m, s) = (4, 12, 3, 30);
+    let mut rng = Rng::new(9);
+    let mut x = DMatrix::<f64>::zeros(s, n);
+    data::gaussian_data(&mut x, &mut rng);
+    let mut theta = DMatrix::<f64>::zeros(n, m);
+    let mut y = DMatrix::<f64>::zeros(s, m);
+    data::linear_targets(&x, &mut theta, &mut y, 1.0, 0.1, &mut rng).unwrap();
+    let mut loss = SquaredLoss::new(x, y).unwrap();
+    let c = *loss.constants();
+    for depth in [2, 3, 5] {
+        let mut net: DynDeep<f64> = DeepInit::Gaussian {
+            sigma: 1.0,
+            std: 0.5,
+        }
+        .sample::<f64, Dyn, Dyn, Dyn, Heap>((Dyn(n), Dyn(h), Dyn(m)), depth, &mut rng)
+        .unwrap();
+        let mut w = DeepWork::new(&net).unwrap();
+        w.imbalance(&net, false);
+        let (steps, allocs) = allocations_during(|| {
+            let mut gaps = 0.0;
+            for t in 0..40 {
+                w.forward(&net);
+                let e = w.evaluate(&mut loss);
+                w.gradients(&net);
+                w.constants(&net);
+                let eta = if t % 2 == 0 {
+                    w.local_step(c.k).unwrap()
+                } else {
+                    w.rate_optimal_step(c.k).unwrap()
+                };
+                let cert = w.certificate(c.mu, c.k, e.gap, eta);
+                gaps += cert.rho;
+                w.trial_product(&net, eta);
+                gaps += loss.evaluate(&w.product).gap;
+                w.record_drift(eta);
+                w.apply(&mut net, eta);
+                if t % 5 == 4 {
+                    w.imbalance(&net, true);
+                }
+            }
+            gaps
+        });
+        assert!(steps.is_finite());
+        assert_eq!(allocs, 0, "depth {depth}: {allocs} allocations in 40 steps");
+    }
+}
