@@ -36,6 +36,7 @@ pub mod init;
 pub mod kernels;
 pub mod linalg;
 pub mod loss;
+pub mod model;
 pub mod net;
 pub mod rules;
 pub mod scalar;

@@ -18,9 +18,11 @@ use crate::net::{check_finite, CopyChecked};
 use crate::scalar::Real;
 
 mod init;
+mod model;
 mod work;
 
 pub use init::DeepInit;
+pub use model::arora_step;
 pub use work::{
     deep_rounding_allowance, DeepConstants, DeepImbalance, DeepWork, LayerStats, ETA_ITERS,
 };

@@ -738,6 +738,20 @@ where
         out
     }
 
+    /// `‖W‖₂` of the product of the last [`Self::forward`] (from its `m×m`
+    /// Gram).
+    pub fn product_spec(&mut self) -> T {
+        let m = self.product.ncols();
+        gram_cols(&self.product, &mut self.gram_m);
+        let (_, lmax) = kernels::sym_extremes(
+            self.gram_m.as_mut_slice(),
+            m,
+            self.work_m.as_mut_slice(),
+            false,
+        );
+        sqrt(pos(lmax))
+    }
+
     /// `ℓ` and `G = ∇ℓ` at the product of the last [`Self::forward`] (or
     /// [`Self::trial_product`]), `G` into [`Self::grad`].
     pub fn evaluate<L: Loss<T, N, M>>(&mut self, loss: &mut L) -> Evaluation<T> {
