@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::output::AtomicFile;
 use crate::problem::{Problem, ProblemSpec, Record, RunResult, RunSpec, Sizes, CSV_HEADER};
+use crate::status::RunStatus;
 use crate::{exit, Error, Result};
 
 /// Everything `overlin run` needs.
@@ -82,7 +83,7 @@ pub fn preparing(s: Sizes) -> ProgressBar {
     pb
 }
 
-/// Writes the CSV header (issue 3 columns).
+/// Writes the CSV header ([`CSV_HEADER`]).
 pub fn write_csv_header(w: &mut dyn Write) -> std::io::Result<()> {
     writeln!(w, "{}", CSV_HEADER.join(","))
 }
@@ -125,11 +126,7 @@ fn opt(x: Option<f64>) -> String {
 /// Human-readable summary of a run.
 pub fn format_summary(res: &RunResult) -> String {
     let mut s = String::new();
-    let status = match (&res.diverged_at, &res.rule_unavailable) {
-        (Some(at), _) => format!("diverged at step {at}"),
-        (_, Some(why)) => format!("rule_unavailable ({why})"),
-        _ => res.status.clone(),
-    };
+    let status = &res.status;
     let c = &res.constants;
     let z = res.sizes;
     s += &format!(
@@ -207,10 +204,10 @@ pub fn format_anytime(res: &RunResult) -> String {
         a.anytime_alpha_source.as_deref().unwrap_or("-"),
     );
     let used = match a.guaranteed_total {
-        Some(t) if res.status == "converged" && (res.iterations as u64) <= t => {
+        Some(t) if res.status == RunStatus::Converged && (res.iterations as u64) <= t => {
             format!("the run used {} iterations, within it", res.iterations)
         }
-        Some(_) if res.status == "converged" => {
+        Some(_) if res.status == RunStatus::Converged => {
             format!("the run used {} iterations, more than it", res.iterations)
         }
         _ => format!(
@@ -303,21 +300,8 @@ pub fn run(args: &RunArgs) -> Result<i32> {
         print!("{}", format_summary(&res));
     }
     report_violations(&res, &violations);
-    match res.status.as_str() {
-        "diverged" => eprintln!(
-            "overlin: the run diverged at step {} (loss increased beyond rounding or became non-finite); \
-             try a smaller constant step or --rule local",
-            res.diverged_at.unwrap_or(0)
-        ),
-        "rule_unavailable" => eprintln!(
-            "overlin: {}",
-            res.rule_unavailable.as_deref().unwrap_or("the rule gives no step")
-        ),
-        "stopped" if crate::interrupted() => eprintln!(
-            "overlin: interrupted after {} iterations",
-            res.iterations
-        ),
-        _ => {}
+    if let Some(msg) = res.status.message(res.iterations, crate::interrupted()) {
+        eprintln!("overlin: {msg}");
     }
     Ok(if crate::interrupted() {
         exit::INTERRUPTED

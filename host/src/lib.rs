@@ -25,6 +25,7 @@ pub mod plot;
 pub mod problem;
 pub mod report;
 pub mod resources;
+pub mod status;
 pub mod step_certificate;
 pub mod sweep;
 
@@ -32,6 +33,7 @@ pub use problem::{
     certify, run, CertifyResult, Kappa, LossName, Precision, Problem, ProblemSpec, Record,
     RunObserver, RunResult, RunSpec, StartConstants, UserMatrices,
 };
+pub use status::RunStatus;
 
 /// Process exit codes of the `overlin` binary (also listed in `--help`).
 pub mod exit {

@@ -1,4 +1,4 @@
-//! The `overlin` command line (issue 3). All the work is in the library;
+//! The `overlin` command line. All the work is in the library;
 //! this file only parses flags and maps results to exit codes.
 
 use std::path::PathBuf;

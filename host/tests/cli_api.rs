@@ -2,6 +2,7 @@
 //! (`overlin::problem`): determinism, observers, records, serde.
 
 use overlin::problem::{InitName, Kappa, Precision, Problem, ProblemSpec, Record, RunSpec};
+use overlin::RunStatus;
 
 fn spec() -> ProblemSpec {
     ProblemSpec {
@@ -62,7 +63,7 @@ fn one_problem_runs_several_rules_from_the_same_start() {
         if slow {
             assert!(r.final_gap < 0.5 * r.initial_gap, "{rule}: {r:?}");
         } else {
-            assert_eq!(r.status, "converged", "{rule}: {r:?}");
+            assert_eq!(r.status, RunStatus::Converged, "{rule}: {r:?}");
         }
         assert_eq!(r.tally.violations, 0, "{rule}");
         assert_eq!(r.tally.steps_checked as usize, r.iterations, "{rule}");
@@ -94,7 +95,7 @@ fn observer_sees_every_step_and_can_stop_the_run() {
             },
         )
         .unwrap();
-    assert_eq!(r.status, "stopped");
+    assert_eq!(r.status, RunStatus::Stopped);
     assert_eq!(r.iterations, 10);
     assert_eq!(seen, (0..10).collect::<Vec<_>>());
     assert_eq!(r.exit_code(), overlin::exit::INTERRUPTED);
@@ -182,6 +183,6 @@ fn spectral_target_start_at_scale_one_is_the_minimum() {
     let c = p.certify(1e-10).unwrap();
     assert!(c.start.gap0 < 1e-20, "{}", c.start.gap0);
     let r = p.run(&RunSpec::default(), &mut ()).unwrap();
-    assert_eq!(r.status, "converged");
+    assert_eq!(r.status, RunStatus::Converged);
     assert_eq!(r.iterations, 0);
 }

@@ -369,9 +369,9 @@ fn run_dict<'py>(
     precision: Precision,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("status", &res.status)?;
-    d.set_item("diverged_at", res.diverged_at)?;
-    d.set_item("rule_unavailable", res.rule_unavailable.clone())?;
+    d.set_item("status", res.status.name())?;
+    d.set_item("diverged_at", res.status.diverged_at())?;
+    d.set_item("rule_unavailable", res.status.unavailable_reason())?;
     d.set_item("rule", &res.rule)?;
     d.set_item("precision", &res.precision)?;
     d.set_item("iterations", res.iterations)?;

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::problem::{Classes, Problem, ProblemSpec, Record, RunResult, RunSpec};
 use crate::report::{Figure, Section};
+use crate::status::RunStatus;
 use crate::Result;
 
 /// Everything an experiment needs from the command line.
@@ -162,7 +163,7 @@ pub fn build(spec: &ProblemSpec) -> Result<Problem> {
 }
 
 /// A float for a CSV cell: shortest round-trip form; empty for `None`.
-pub fn f(x: f64) -> String {
+pub fn csv_num(x: f64) -> String {
     if x.is_finite() {
         format!("{x:e}")
     } else if x.is_nan() {
@@ -175,12 +176,12 @@ pub fn f(x: f64) -> String {
 }
 
 /// An optional float for a CSV cell.
-pub fn fo(x: Option<f64>) -> String {
-    x.map(f).unwrap_or_default()
+pub fn csv_opt(x: Option<f64>) -> String {
+    x.map(csv_num).unwrap_or_default()
 }
 
 /// A float for a human table: 4 significant digits.
-pub fn h(x: f64) -> String {
+pub fn table_num(x: f64) -> String {
     if !x.is_finite() {
         return "n/a".into();
     }
@@ -197,18 +198,18 @@ pub fn rate(x: f64) -> String {
     if x.is_finite() && x > 0.9999 && x < 1.0 {
         format!("1-{:.1e}", 1.0 - x)
     } else {
-        h(x)
+        table_num(x)
     }
 }
 
 /// An optional rate for a human table.
-pub fn rate_o(x: Option<f64>) -> String {
+pub fn rate_opt(x: Option<f64>) -> String {
     x.map(rate).unwrap_or_else(|| "—".into())
 }
 
 /// An optional float for a human table (`—` when absent).
-pub fn ho(x: Option<f64>) -> String {
-    x.map(h).unwrap_or_else(|| "—".into())
+pub fn table_opt(x: Option<f64>) -> String {
+    x.map(table_num).unwrap_or_else(|| "—".into())
 }
 
 /// A CSV document with a fixed header.
@@ -404,21 +405,21 @@ impl RuleTally {
     /// Adds a run (and its a-priori violations).
     pub fn add(&mut self, r: &RunResult, apriori_violations: u64) {
         self.runs += 1;
-        match r.status.as_str() {
-            "converged" => {
+        match &r.status {
+            RunStatus::Converged => {
                 self.converged += 1;
                 self.iters.push(r.iterations as f64);
             }
-            "max_iters" => self.max_iters += 1,
-            "stalled" => self.stalled += 1,
-            "diverged" => self.diverged += 1,
-            "rule_unavailable" => {
+            RunStatus::MaxIters => self.max_iters += 1,
+            RunStatus::Stalled => self.stalled += 1,
+            RunStatus::Diverged { .. } => self.diverged += 1,
+            RunStatus::RuleUnavailable { reason } => {
                 self.rule_unavailable += 1;
                 if self.unavailable_reason.is_none() {
-                    self.unavailable_reason = r.rule_unavailable.clone();
+                    self.unavailable_reason = Some(reason.clone());
                 }
             }
-            _ => self.stopped += 1,
+            RunStatus::Stopped => self.stopped += 1,
         }
         self.steps_checked += r.tally.steps_checked as u64;
         self.classes.add(&r.tally.classes);

@@ -1,4 +1,4 @@
-//! E1 rate validation (issue 3): `N = n = m = 20`, `h = 1000`, orthogonal
+//! E1 rate validation: `N = n = m = 20`, `h = 1000`, orthogonal
 //! `X` (`XᵀX = N·I`, so `μ = K = 1`), `Θ ~ N(0, 1/n)`, `Y = XΘ` (`L* = 0`),
 //! Gaussian start with entry std `1/√h` and imbalance knob
 //! `σ ∈ {1, 5, 100}` (THEORY §10), 50 seeds, 300 iterations, rules
@@ -11,7 +11,9 @@
 
 use serde_json::json;
 
-use super::common::{self, f, fo, h, ho, Csv, Ctx, ExperimentSummary, Outcome, RuleTally};
+use super::common::{
+    self, csv_num, csv_opt, table_num, table_opt, Csv, Ctx, ExperimentSummary, Outcome, RuleTally,
+};
 use crate::plot::{LinePlot, Series, Style};
 use crate::problem::{InitName, Kappa, ProblemSpec, Record, RunResult};
 use crate::report::{Section, Table};
@@ -214,9 +216,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             .find_map(|r| r.res.apriori.reason.clone());
         ab_table.rows.push(vec![
             crate::plot::format_tick(sigma),
-            ho(common::mean(&ab)),
-            h(lo),
-            h(hi),
+            table_opt(common::mean(&ab)),
+            table_num(lo),
+            table_num(hi),
             if cert.len() == group.len() {
                 format!("all {} seeds", group.len())
             } else {
@@ -227,19 +229,19 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                     reason.map(|r| format!(" ({r})")).unwrap_or_default()
                 )
             },
-            ho(common::mean(&rho_bars)),
-            ho(common::mean(&eta_bars)),
+            table_opt(common::mean(&rho_bars)),
+            table_opt(common::mean(&eta_bars)),
         ]);
         summary.findings.push(format!(
             "sigma = {}: alpha0/beta0 = {} (min {}, max {}); a-priori certificate for {}/{} seeds{}",
             crate::plot::format_tick(sigma),
-            ho(common::mean(&ab)),
-            h(lo),
-            h(hi),
+            table_opt(common::mean(&ab)),
+            table_num(lo),
+            table_num(hi),
             cert.len(),
             group.len(),
             common::mean(&rho_bars)
-                .map(|r| format!(", mean rho_bar = {}", h(r)))
+                .map(|r| format!(", mean rho_bar = {}", table_num(r)))
                 .unwrap_or_default()
         ));
 
@@ -259,26 +261,26 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 per_sigma.add(&r.res, r.apriori_violations);
                 let ab = r.res.alpha0_over_beta0;
                 runs_csv.row(vec![
-                    f(sigma),
+                    csv_num(sigma),
                     rule.to_string(),
                     s.to_string(),
-                    r.res.status.clone(),
+                    r.res.status.name().to_string(),
                     r.res.iterations.to_string(),
-                    f(r.res.initial_gap),
-                    f(r.res.final_gap),
-                    f(r.res.alpha0),
-                    f(r.res.beta0),
-                    f(ab),
+                    csv_num(r.res.initial_gap),
+                    csv_num(r.res.final_gap),
+                    csv_num(r.res.alpha0),
+                    csv_num(r.res.beta0),
+                    csv_num(ab),
                     (r.res.apriori.certified as u8).to_string(),
-                    fo(r.res.apriori.eta_bar),
-                    fo(r.res.apriori.rho_bar),
+                    csv_opt(r.res.apriori.eta_bar),
+                    csv_opt(r.res.apriori.rho_bar),
                     (r.apriori_applies as u8).to_string(),
                     r.apriori_violations.to_string(),
                     r.res.tally.steps_checked.to_string(),
                     r.res.tally.violations.to_string(),
-                    f(r.res.tally.worst_ratio),
-                    fo(r.res.achieved_rate),
-                    fo(common::certified_rate(&r.records)),
+                    csv_num(r.res.tally.worst_ratio),
+                    csv_opt(r.res.achieved_rate),
+                    csv_opt(common::certified_rate(&r.records)),
                 ])?;
             }
             // Curves: gap_t, certified bound B_t = gap0 ∏ ρ_s, a-priori ρ̄ᵗ gap0.
@@ -329,15 +331,15 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                     None
                 };
                 curve_csv.row(vec![
-                    f(sigma),
+                    csv_num(sigma),
                     rule.to_string(),
                     t.to_string(),
                     gaps.len().to_string(),
-                    fo(g),
-                    f(mn),
-                    f(mx),
-                    fo(cbg),
-                    fo(apg),
+                    csv_opt(g),
+                    csv_num(mn),
+                    csv_num(mx),
+                    csv_opt(cbg),
+                    csv_opt(apg),
                 ])?;
                 // The mean curves only while every seed's run is going
                 // (runs stop at the tolerance at different times).
@@ -383,12 +385,12 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 crate::plot::format_tick(sigma),
                 rule.to_string(),
                 format!("{}/{}", per_sigma.converged, per_sigma.runs),
-                ho(per_sigma.median_iterations),
-                ho(common::median(&ach)),
-                ho(common::median(&cr)),
+                table_opt(per_sigma.median_iterations),
+                table_opt(common::median(&ach)),
+                table_opt(common::median(&cr)),
                 format!("{applied}/{}", runs.len()),
                 per_sigma.all_violations().to_string(),
-                h(per_sigma.worst_ratio),
+                table_num(per_sigma.worst_ratio),
             ]);
             if let Some(reason) = &per_sigma.unavailable_reason {
                 summary.findings.push(format!(
@@ -420,9 +422,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             "{rule}: {}/{} runs converged, median {} iterations, {} violation(s), worst ratio {}",
             t.converged,
             t.runs,
-            ho(t.median_iterations),
+            table_opt(t.median_iterations),
             t.all_violations(),
-            h(t.worst_ratio)
+            table_num(t.worst_ratio)
         ));
     }
     section.tables = vec![ab_table, rule_table];

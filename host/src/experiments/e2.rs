@@ -1,4 +1,4 @@
-//! E2 step sizes (issue 3). Two problems:
+//! E2 step sizes. Two problems:
 //! (a) `N = n = 20, m = 1, h = 500`, `X = I`, `Θ ~ N(0, 0.5²)`,
 //! `Y = XΘ + 0.04·noise`, spectral balanced start (`D₀ = 0`, THEORY §10)
 //! factorizing `0.1·R` with `R ~ N(0, 1/n)` entries (a small random matrix:
@@ -12,10 +12,13 @@
 
 use serde_json::json;
 
-use super::common::{self, f, fo, h, ho, Csv, Ctx, ExperimentSummary, Outcome, RuleTally};
+use super::common::{
+    self, csv_num, csv_opt, table_num, table_opt, Csv, Ctx, ExperimentSummary, Outcome, RuleTally,
+};
 use crate::plot::{LinePlot, Series, Style};
 use crate::problem::{InitName, Kappa, ProblemSpec, Record, RunResult};
 use crate::report::{Section, Table};
+use crate::status::RunStatus;
 use crate::Result;
 
 const REL_TOL: f64 = 1e-10;
@@ -261,7 +264,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 continue;
             }
             let eta = d.records.first().map(|r| r.eta);
-            let conv = d.res.status == "converged";
+            let conv = d.res.status == RunStatus::Converged;
             timing.row(vec![
                 p.key.into(),
                 which.label(),
@@ -275,9 +278,9 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                     grid_csv.row(vec![
                         p.key.into(),
                         seed.to_string(),
-                        f(*x),
-                        f(x * d.eta0),
-                        d.res.status.clone(),
+                        csv_num(*x),
+                        csv_num(x * d.eta0),
+                        d.res.status.name().to_string(),
                         d.res.iterations.to_string(),
                     ])?;
                     if conv {
@@ -338,11 +341,11 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             table.rows.push(vec![
                 label.clone(),
                 format!("{}/{}", t.converged, t.runs),
-                ho(t.median_iterations),
-                ho(common::median(&eta_first)),
-                ho(common::median(&walls)),
+                table_opt(t.median_iterations),
+                table_opt(common::median(&eta_first)),
+                table_opt(common::median(&walls)),
                 t.all_violations().to_string(),
-                h(t.worst_ratio),
+                table_num(t.worst_ratio),
                 note(&ds[0].res),
             ]);
             summary.findings.push(format!(
@@ -350,7 +353,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 p.key,
                 t.converged,
                 t.runs,
-                ho(t.median_iterations)
+                table_opt(t.median_iterations)
             ));
             // The best constant is one of the grid runs, tallied there.
             if label != "best constant" {
@@ -378,8 +381,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                             p.key.into(),
                             label.clone(),
                             r.t.to_string(),
-                            f(r.gap),
-                            f(r.eta),
+                            csv_num(r.gap),
+                            csv_num(r.eta),
                         ])?;
                     }
                 }
@@ -450,17 +453,15 @@ fn shift_x(series: Vec<Series>) -> Vec<Series> {
 }
 
 fn note(r: &RunResult) -> String {
-    if let Some(why) = &r.rule_unavailable {
-        return why.clone();
-    }
-    match r.status.as_str() {
-        "max_iters" => format!("cap of {} iterations reached", r.iterations),
-        "diverged" => format!("diverged at step {}", r.diverged_at.unwrap_or(0)),
-        "stalled" => format!(
+    match &r.status {
+        RunStatus::RuleUnavailable { reason } => reason.clone(),
+        RunStatus::MaxIters => format!("cap of {} iterations reached", r.iterations),
+        RunStatus::Diverged { at } => format!("diverged at step {at}"),
+        RunStatus::Stalled => format!(
             "stalled: no decrease beyond rounding for 20 steps (gap {:.3e})",
             r.final_gap
         ),
-        _ => String::new(),
+        RunStatus::Converged | RunStatus::Stopped => String::new(),
     }
 }
 
@@ -472,7 +473,7 @@ fn row(
     d: &Done,
     eta: Option<f64>,
 ) -> Result<()> {
-    let conv = d.res.status == "converged";
+    let conv = d.res.status == RunStatus::Converged;
     let rel = if d.res.initial_gap > 0.0 {
         d.res.final_gap / d.res.initial_gap
     } else {
@@ -482,20 +483,20 @@ fn row(
         prob.into(),
         label.into(),
         seed.to_string(),
-        fo(eta),
-        f(d.eta0),
-        d.res.status.clone(),
+        csv_opt(eta),
+        csv_num(d.eta0),
+        d.res.status.name().to_string(),
         d.res.iterations.to_string(),
         if conv {
             d.res.iterations.to_string()
         } else {
             String::new()
         },
-        f(rel),
+        csv_num(rel),
         d.res.tally.steps_checked.to_string(),
         d.res.tally.contraction_steps.to_string(),
         d.res.tally.violations.to_string(),
-        f(d.res.tally.worst_ratio),
+        csv_num(d.res.tally.worst_ratio),
         note(&d.res),
     ])
 }

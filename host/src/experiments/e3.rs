@@ -1,4 +1,4 @@
-//! E3 width (issue 3): `h ∈ {20, 40, 100, 200, 500, 1000, 2000}`,
+//! E3 width: `h ∈ {20, 40, 100, 200, 500, 1000, 2000}`,
 //! `n = m = 20`, `N = 40`, `κ(X) = 10` (`μ/K = 1/100`), `Θ ~ N(0, 1/n)`,
 //! noise 0.01; Gaussian start with imbalance knob `σ = 1` and entry
 //! variance `1/h` or the fixed variance `1/100`; `local` rule to a relative
@@ -8,7 +8,9 @@
 
 use serde_json::json;
 
-use super::common::{self, f, fo, ho, Csv, Ctx, ExperimentSummary, Outcome, RuleTally, Stats};
+use super::common::{
+    self, csv_num, csv_opt, table_opt, Csv, Ctx, ExperimentSummary, Outcome, RuleTally, Stats,
+};
 use crate::plot::{LinePlot, Series, Style};
 use crate::problem::{InitName, Kappa, ProblemSpec, RunResult};
 use crate::report::{Section, Table};
@@ -159,19 +161,19 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                     kname.to_string(),
                     w.to_string(),
                     s.to_string(),
-                    f(r.alpha0),
-                    f(r.beta0),
-                    f(r.alpha0_over_beta0),
-                    f(lim),
+                    csv_num(r.alpha0),
+                    csv_num(r.beta0),
+                    csv_num(r.alpha0_over_beta0),
+                    csv_num(lim),
                     (r.apriori.certified as u8).to_string(),
-                    fo(r.apriori.rho_bar),
-                    fo(st.certified_rate()),
-                    fo(r.achieved_rate),
-                    r.status.clone(),
+                    csv_opt(r.apriori.rho_bar),
+                    csv_opt(st.certified_rate()),
+                    csv_opt(r.achieved_rate),
+                    r.status.name().to_string(),
                     r.iterations.to_string(),
                     r.tally.steps_checked.to_string(),
                     r.tally.violations.to_string(),
-                    f(r.tally.worst_ratio),
+                    csv_num(r.tally.worst_ratio),
                 ])?;
             }
             let x = w as f64;
@@ -195,16 +197,16 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             table.rows.push(vec![
                 kname.to_string(),
                 w.to_string(),
-                ho(med(&abs)),
-                ho(med(&lims)),
+                table_opt(med(&abs)),
+                table_opt(med(&lims)),
                 if rhob.is_empty() {
                     "none".into()
                 } else {
-                    ho(med(&rhob))
+                    table_opt(med(&rhob))
                 },
-                ho(med(&certs)),
-                ho(med(&achs)),
-                ho(med(&iters)),
+                table_opt(med(&certs)),
+                table_opt(med(&achs)),
+                table_opt(med(&iters)),
                 format!("{}/{}", per.converged, per.runs),
             ]);
         }
@@ -243,7 +245,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             "variance {kname}: {}/{} runs converged, median {} iterations",
             tally.converged,
             tally.runs,
-            ho(tally.median_iterations)
+            table_opt(tally.median_iterations)
         ));
         summary
             .rules

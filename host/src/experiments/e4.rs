@@ -1,4 +1,4 @@
-//! E4 initialization (issue 3): imbalance knob `σ ∈ {0, 0.01, 0.1, 1, 10,
+//! E4 initialization: imbalance knob `σ ∈ {0, 0.01, 0.1, 1, 10,
 //! 100}` by scale `ω ∈ {0.01, 0.1, 1, 10}` (scaled Gaussian start, entry std
 //! `ω/√h`, THEORY §10) on squared regression with `n = m = 10`, `N = 40`,
 //! `κ(X) = 3`, `h = 100`, `Θ ~ N(0, 1/n)`, noise 0.01. Per cell: whether
@@ -9,10 +9,14 @@
 
 use serde_json::json;
 
-use super::common::{self, f, fo, h, ho, Csv, Ctx, ExperimentSummary, Outcome, RuleTally, Stats};
+use super::common::{
+    self, csv_num, csv_opt, table_num, table_opt, Csv, Ctx, ExperimentSummary, Outcome, RuleTally,
+    Stats,
+};
 use crate::plot::HeatMap;
 use crate::problem::{InitName, Kappa, ProblemSpec, RunResult, StartConstants};
 use crate::report::{Figure, Section, Table};
+use crate::status::RunStatus;
 use crate::Result;
 
 const SIGMAS: [f64; 6] = [0.0, 0.01, 0.1, 1.0, 10.0, 100.0];
@@ -165,40 +169,40 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 if let Some(a) = r.achieved_rate {
                     ach.push(a);
                 }
-                if r.status == "converged" {
+                if r.status == RunStatus::Converged {
                     conv += 1;
                 }
                 iters.push(r.iterations as f64);
                 csv.row(vec![
-                    f(sigma),
-                    f(omega),
+                    csv_num(sigma),
+                    csv_num(omega),
                     s.to_string(),
-                    f(c.start.alpha_imb),
-                    f(r.alpha0_over_beta0),
+                    csv_num(c.start.alpha_imb),
+                    csv_num(r.alpha0_over_beta0),
                     (r.apriori.certified as u8).to_string(),
                     r.apriori.reason.clone().unwrap_or_default(),
-                    fo(r.apriori.eta_bar),
-                    fo(r.apriori.rho_bar),
+                    csv_opt(r.apriori.eta_bar),
+                    csv_opt(r.apriori.rho_bar),
                     r.apriori
                         .iterations_to_tol
                         .map(|t| t.to_string())
                         .unwrap_or_default(),
-                    r.status.clone(),
+                    r.status.name().to_string(),
                     r.iterations.to_string(),
-                    fo(r.achieved_rate),
-                    fo(st.certified_rate()),
+                    csv_opt(r.achieved_rate),
+                    csv_opt(st.certified_rate()),
                     c.eta_bar
                         .as_ref()
-                        .map(|b| b.0.status.clone())
+                        .map(|b| b.0.status.name().to_string())
                         .unwrap_or_default(),
                     c.eta_bar
                         .as_ref()
                         .map(|b| b.0.iterations.to_string())
                         .unwrap_or_default(),
-                    fo(c.eta_bar.as_ref().and_then(|b| b.0.achieved_rate)),
+                    csv_opt(c.eta_bar.as_ref().and_then(|b| b.0.achieved_rate)),
                     apv.to_string(),
                     viol.to_string(),
-                    f(worst),
+                    csv_num(worst),
                 ])?;
             }
             let med_ach = common::median(&ach);
@@ -210,13 +214,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             }
             values[si][oi] = speed.filter(|v| *v > 0.0 && v.is_finite()).map(f64::log10);
             let cert_txt = if certified == group.len() {
-                format!("rho_bar {}", common::rate_o(med_rhob))
+                format!("rho_bar {}", common::rate_opt(med_rhob))
             } else if certified == 0 {
                 "no certificate".into()
             } else {
                 format!("cert {certified}/{}", group.len())
             };
-            text[si][oi] = format!("{cert_txt}\nlocal {}", common::rate_o(med_ach));
+            text[si][oi] = format!("{cert_txt}\nlocal {}", common::rate_opt(med_ach));
             table.rows.push(vec![
                 crate::plot::format_tick(sigma),
                 crate::plot::format_tick(omega),
@@ -227,10 +231,10 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 } else {
                     format!("{certified}/{} seeds", group.len())
                 },
-                common::rate_o(med_rhob),
-                common::rate_o(med_ach),
-                common::rate_o(common::median(&bar_ach)),
-                ho(common::median(&iters)),
+                common::rate_opt(med_rhob),
+                common::rate_opt(med_ach),
+                common::rate_opt(common::median(&bar_ach)),
+                table_opt(common::median(&iters)),
                 format!("{conv}/{}", group.len()),
             ]);
         }
@@ -271,8 +275,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         text,
         legend: format!(
             "colour: per-step speed -ln(achieved rate) of the local rule, log scale (dark = slow, yellow = fast; 10^{} .. 10^{}); grey: no rate",
-            h(lo),
-            h(hi)
+            table_num(lo),
+            table_num(hi)
         ),
     };
     let svg =

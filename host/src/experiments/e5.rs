@@ -1,4 +1,4 @@
-//! E5 losses (issue 3): the four losses of THEORY §9 with `n = 10, m = 5,
+//! E5 losses: the four losses of THEORY §9 with `n = 10, m = 5,
 //! N = 200, h = 64` (`κ(X) = 3` where `X` is generated; sensing uses 200
 //! Gaussian measurements; log-cosh ridge `γ = 0.1`; softmax ridge
 //! `λ = 0.01`), Gaussian start (entry std `1/√h`, `σ = 1`); rules `local`,
@@ -7,7 +7,9 @@
 
 use serde_json::json;
 
-use super::common::{self, f, fo, h, ho, Csv, Ctx, ExperimentSummary, Outcome, RuleTally};
+use super::common::{
+    self, csv_num, csv_opt, table_num, table_opt, Csv, Ctx, ExperimentSummary, Outcome, RuleTally,
+};
 use crate::plot::{LinePlot, Series, Style};
 use crate::problem::{InitName, Kappa, LossName, ProblemSpec, Record, RunResult};
 use crate::report::{Section, Table};
@@ -159,28 +161,31 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                         tally.add(res, 0);
                         contraction += res.tally.contraction_steps as u64;
                         mu_k = Some(res.constants.mu / res.constants.k);
-                        if let Some(why) = &res.rule_unavailable {
-                            note = why.clone();
+                        if let Some(why) = res.status.unavailable_reason() {
+                            note = why.to_string();
                         }
                         csv.row(vec![
                             loss.name().into(),
                             rule.to_string(),
                             s.to_string(),
-                            res.status.clone(),
+                            res.status.name().to_string(),
                             res.iterations.to_string(),
-                            f(res.initial_gap),
-                            f(res.final_gap),
-                            f(res.constants.mu),
-                            f(res.constants.k),
-                            f(res.alpha0_over_beta0),
+                            csv_num(res.initial_gap),
+                            csv_num(res.final_gap),
+                            csv_num(res.constants.mu),
+                            csv_num(res.constants.k),
+                            csv_num(res.alpha0_over_beta0),
                             (res.apriori.certified as u8).to_string(),
-                            fo(res.apriori.rho_bar),
-                            fo(res.achieved_rate),
+                            csv_opt(res.apriori.rho_bar),
+                            csv_opt(res.achieved_rate),
                             res.tally.steps_checked.to_string(),
                             res.tally.contraction_steps.to_string(),
                             res.tally.violations.to_string(),
-                            f(res.tally.worst_ratio),
-                            res.rule_unavailable.clone().unwrap_or_default(),
+                            csv_num(res.tally.worst_ratio),
+                            res.status
+                                .unavailable_reason()
+                                .map(str::to_string)
+                                .unwrap_or_default(),
                         ])?;
                         if !recs.is_empty() && res.initial_gap > 0.0 {
                             let g0 = res.initial_gap;
@@ -194,13 +199,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             table.rows.push(vec![
                 loss.name().into(),
                 rule.to_string(),
-                ho(mu_k),
+                table_opt(mu_k),
                 format!("{}/{}", tally.converged, seeds),
-                ho(tally.median_iterations),
+                table_opt(tally.median_iterations),
                 tally.steps_checked.to_string(),
                 contraction.to_string(),
                 tally.all_violations().to_string(),
-                h(tally.worst_ratio),
+                table_num(tally.worst_ratio),
                 note.clone(),
             ]);
             summary.findings.push(if note.starts_with("not built") {
@@ -211,7 +216,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                     loss.name(),
                     tally.converged,
                     tally.runs,
-                    ho(tally.median_iterations),
+                    table_opt(tally.median_iterations),
                     tally.all_violations()
                 )
             });

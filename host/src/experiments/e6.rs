@@ -1,4 +1,4 @@
-//! E6 conditioning (issue 3): `κ(X) ∈ {1, 3, 10, 30, 100}` (the generated
+//! E6 conditioning: `κ(X) ∈ {1, 3, 10, 30, 100}` (the generated
 //! `X` has `K = 1`, `μ = 1/κ²`), squared loss with `n = m = 5`, `N = 20`,
 //! `h = 40`, `Θ ~ N(0, 1/n)`, noise 0.01, Gaussian start (entry std
 //! `1/√h`, `σ = 1`), `local` rule to a relative gap `ε = 1e-6`. Compares
@@ -8,7 +8,9 @@
 
 use serde_json::json;
 
-use super::common::{self, f, fo, ho, Csv, Ctx, ExperimentSummary, Outcome, RuleTally, Stats};
+use super::common::{
+    self, csv_num, csv_opt, table_opt, Csv, Ctx, ExperimentSummary, Outcome, RuleTally, Stats,
+};
 use crate::plot::{LinePlot, Series, Style};
 use crate::problem::{InitName, Kappa, ProblemSpec, RunResult};
 use crate::report::{Section, Table};
@@ -145,21 +147,21 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             }
             mk.push(mu_k);
             csv.row(vec![
-                f(kappa),
+                csv_num(kappa),
                 s.to_string(),
-                f(mu_k),
-                f(r.alpha0_over_beta0),
-                fo(end),
-                fo(*pred),
-                fo(pred_end),
+                csv_num(mu_k),
+                csv_num(r.alpha0_over_beta0),
+                csv_opt(end),
+                csv_opt(*pred),
+                csv_opt(pred_end),
                 r.iterations.to_string(),
-                r.status.clone(),
-                fo(r.achieved_rate),
-                f(1.0 - mu_k * r.alpha0_over_beta0),
-                fo(st.certified_rate()),
+                r.status.name().to_string(),
+                csv_opt(r.achieved_rate),
+                csv_num(1.0 - mu_k * r.alpha0_over_beta0),
+                csv_opt(st.certified_rate()),
                 r.tally.steps_checked.to_string(),
                 r.tally.violations.to_string(),
-                f(r.tally.worst_ratio),
+                csv_num(r.tally.worst_ratio),
             ])?;
         }
         let med = |v: &[f64]| common::median(v);
@@ -178,13 +180,13 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         };
         table.rows.push(vec![
             crate::plot::format_tick(kappa),
-            ho(med(&mk)),
-            ho(med(&a0)),
-            ho(med(&a1)),
-            ho(med(&ps)),
-            ho(med(&pe)),
-            ho(med(&it)),
-            ho(ratio),
+            table_opt(med(&mk)),
+            table_opt(med(&a0)),
+            table_opt(med(&a1)),
+            table_opt(med(&ps)),
+            table_opt(med(&pe)),
+            table_opt(med(&it)),
+            table_opt(ratio),
             format!("{}/{}", per.converged, per.runs),
         ]);
     }

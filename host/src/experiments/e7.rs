@@ -16,6 +16,7 @@ use super::common::{self, Csv, Ctx, ExperimentSummary, Outcome, RuleTally};
 use crate::plot::{LinePlot, Series, Style};
 use crate::problem::{InitName, Kappa, ProblemSpec, Record, RunResult};
 use crate::report::{Section, Table};
+use crate::status::RunStatus;
 use crate::Result;
 
 /// The starts: (label, init, imbalance knob σ, scale).
@@ -138,8 +139,8 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let mut with_tc = 0;
     for r in &runs {
         let a = &r.res.anytime;
-        let within = match (a.guaranteed_total, r.res.status.as_str()) {
-            (Some(t), "converged") => Some(r.res.iterations as u64 <= t),
+        let within = match (a.guaranteed_total, &r.res.status) {
+            (Some(t), RunStatus::Converged) => Some(r.res.iterations as u64 <= t),
             _ => None,
         };
         csv.row(vec![
@@ -156,7 +157,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
                 .map(|v| v.to_string())
                 .unwrap_or_default(),
             a.anytime_alpha_source.clone().unwrap_or_default(),
-            r.res.status.clone(),
+            r.res.status.name().to_string(),
             r.res.iterations.to_string(),
             within.map(|w| (w as u8).to_string()).unwrap_or_default(),
             (a.anytime_applies as u8).to_string(),
@@ -196,7 +197,7 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
             let within = group
                 .iter()
                 .filter(|r| {
-                    r.res.status == "converged"
+                    r.res.status == RunStatus::Converged
                         && r.res
                             .anytime
                             .guaranteed_total

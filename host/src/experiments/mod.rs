@@ -1,4 +1,4 @@
-//! `overlin reproduce`: the standard experiments E1–E6 of issue 3 and E7
+//! `overlin reproduce`: the standard experiments E1–E6 and E7
 //! (guarantees from any iterate, THEORY §8.2) on a
 //! built-in default, written to one folder as CSVs, SVG plots,
 //! `summary.json` and a self-contained `report.html`.
@@ -33,7 +33,7 @@ use crate::report::{self, Header};
 use crate::{exit, output, Error, Result};
 use common::{Ctx, ExperimentSummary, Outcome};
 
-/// Arguments of `overlin reproduce` (issue 3).
+/// Arguments of `overlin reproduce`.
 #[derive(Clone, Debug, Default)]
 pub struct ReproduceArgs {
     /// Seconds instead of minutes.

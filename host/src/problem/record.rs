@@ -165,7 +165,7 @@ pub const CLASS_COLUMNS: [&str; 5] = [
     "non_finite",
 ];
 
-/// The CSV header of [`Record`] (issue 3); `t_eps` is `T_t(ε)` where a
+/// The CSV header of [`Record`]; `t_eps` is `T_t(ε)` where a
 /// certificate from the iterate was computed (THEORY §8.2), else empty;
 /// then the step's rounding allowance and class (THEORY §11).
 pub const CSV_HEADER: [&str; 16] = [

@@ -6,6 +6,7 @@ use overlin_core::{AprioriCertificate, LossConstants, NoCertificate, Real};
 use serde::{Deserialize, Serialize};
 
 use super::{Record, Tally};
+use crate::status::RunStatus;
 
 /// The a-priori certificate of THEORY §8, or why none exists.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -244,14 +245,12 @@ pub struct CertifyResult {
 }
 
 /// The outcome of one run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
-    /// `converged|max_iters|diverged|stalled|rule_unavailable|stopped`.
-    pub status: String,
-    /// Step at which a divergence was detected.
-    pub diverged_at: Option<usize>,
-    /// Why the rule gives no step (status `rule_unavailable`).
-    pub rule_unavailable: Option<String>,
+    /// How the run ended; in JSON the fields `status`, `diverged_at` and
+    /// `rule_unavailable`.
+    #[serde(flatten)]
+    pub status: RunStatus,
     /// The rule as given.
     pub rule: String,
     /// `f32|f64`.
@@ -304,18 +303,13 @@ impl RunResult {
             || self.anytime.anytime_violations > 0
     }
 
-    /// The exit code this result maps to (see [`crate::exit`]).
+    /// The exit code this result maps to (see [`crate::exit`]): a
+    /// violated certificate first, then how the run ended.
     pub fn exit_code(&self) -> i32 {
         if self.violated() {
             crate::exit::VIOLATION
-        } else if self.status == "diverged" {
-            crate::exit::DIVERGED
-        } else if self.status == "rule_unavailable" {
-            crate::exit::RULE_UNAVAILABLE
-        } else if self.status == "stopped" {
-            crate::exit::INTERRUPTED
         } else {
-            crate::exit::OK
+            self.status.exit_code()
         }
     }
 }

@@ -12,6 +12,7 @@ use super::{
     parse_rule, Anytime, Apriori, Classes, Record, RunObserver, RunResult, RunSpec, Sizes, Tally,
     Typed,
 };
+use crate::status::RunStatus;
 use crate::Result;
 
 /// The final weights of a run, in `f64` (exact for an `f32` run).
@@ -94,19 +95,25 @@ pub(super) fn run_typed<T: Real>(
     } else {
         run.tol
     };
-    let (status, diverged_at, unavailable) = match summary.status {
-        overlin_core::Status::Diverged { at } => ("diverged".to_string(), Some(at), None),
-        overlin_core::Status::RuleUnavailable(why) => {
-            ("rule_unavailable".to_string(), None, Some(why.to_string()))
-        }
+    let status = match summary.status {
+        overlin_core::Status::Converged => RunStatus::Converged,
+        overlin_core::Status::MaxIters => RunStatus::MaxIters,
+        overlin_core::Status::Diverged { at } => RunStatus::Diverged { at },
+        overlin_core::Status::RuleUnavailable(why) => RunStatus::RuleUnavailable {
+            reason: why.to_string(),
+        },
         // A stall before any step is no precision floor reached by
         // progress: the rule's first step cannot move this start.
-        overlin_core::Status::Stalled if summary.iterations == 0 => (
-            "rule_unavailable".to_string(),
-            None,
-            Some(no_first_step_reason(p)),
-        ),
-        s => (s.name().to_string(), None, None),
+        overlin_core::Status::Stalled if summary.iterations == 0 => RunStatus::RuleUnavailable {
+            reason: no_first_step_reason(p),
+        },
+        overlin_core::Status::Stalled => RunStatus::Stalled,
+        overlin_core::Status::Stopped => RunStatus::Stopped,
+        overlin_core::Status::Running => {
+            return Err(crate::Error::Internal(
+                "the trainer returned while still running".into(),
+            ))
+        }
     };
     let achieved_rate = (summary.iterations > 0 && initial_gap > 0.0 && final_gap >= 0.0)
         .then(|| (final_gap / initial_gap).powf(1.0 / summary.iterations as f64));
@@ -114,8 +121,6 @@ pub(super) fn run_typed<T: Real>(
     Ok((
         RunResult {
             status,
-            diverged_at,
-            rule_unavailable: unavailable,
             rule: run.rule.clone(),
             precision: String::new(),
             iterations: summary.iterations,

@@ -63,8 +63,11 @@ fn result_fields(f: &CellFile) -> Vec<String> {
         Some(r) => {
             let o = |x: Option<f64>| x.map(num).unwrap_or_else(e);
             vec![
-                r.status.clone(),
-                r.rule_unavailable.clone().unwrap_or_default(),
+                r.status.name().to_string(),
+                r.status
+                    .unavailable_reason()
+                    .map(str::to_string)
+                    .unwrap_or_default(),
                 r.iterations.to_string(),
                 num(r.initial_gap),
                 num(r.final_gap),
@@ -77,7 +80,10 @@ fn result_fields(f: &CellFile) -> Vec<String> {
                 r.tally.classes.descent_only.to_string(),
                 r.tally.classes.non_finite.to_string(),
                 r.tally.imbalance_violations.to_string(),
-                r.diverged_at.map(|v| v.to_string()).unwrap_or_default(),
+                r.status
+                    .diverged_at()
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
                 o(r.achieved_rate),
                 num(r.alpha0),
                 num(r.beta0),

@@ -11,6 +11,7 @@ use super::cells::{cell_path, prepare_dir, read_cell, CELLS};
 use super::grid::{describe, params_id, parse_params};
 use super::{CellFile, Grid, Shard, SweepArgs, DEFAULT_MAX_CELLS, LISTED, MAX_GRID_BYTES, VERSION};
 use crate::problem::Problem;
+use crate::status::RunStatus;
 use crate::{exit, Error, Result};
 
 /// Counts of a sweep's cells, and the first few problem cells by index.
@@ -54,17 +55,20 @@ impl Tally {
                     r.tally.classes.text()
                 ));
             }
-            if r.status == "diverged" {
-                self.diverged += 1;
-            }
-            if r.status == "rule_unavailable" {
-                self.unavailable += 1;
-                lines.push(format!(
-                    "overlin: cell {} ({}): the rule does not apply: {}",
-                    f.index,
-                    label(),
-                    r.rule_unavailable.as_deref().unwrap_or("it gives no step")
-                ));
+            match &r.status {
+                RunStatus::Diverged { .. } => self.diverged += 1,
+                RunStatus::RuleUnavailable { reason } => {
+                    self.unavailable += 1;
+                    lines.push(format!(
+                        "overlin: cell {} ({}): the rule does not apply: {reason}",
+                        f.index,
+                        label(),
+                    ));
+                }
+                RunStatus::Converged
+                | RunStatus::MaxIters
+                | RunStatus::Stalled
+                | RunStatus::Stopped => {}
             }
         }
         if let Some(e) = &f.error {
@@ -98,7 +102,7 @@ fn run_cell(grid: &Grid, grid_hash: &str, index: usize) -> Option<CellFile> {
         .and_then(|(problem, run)| Problem::build(&problem).and_then(|p| p.run(&run, &mut ())));
     match outcome {
         Ok(res) => {
-            if res.status == "stopped" {
+            if res.status == RunStatus::Stopped {
                 return None;
             }
             file.result = Some(res);
