@@ -16,9 +16,7 @@
 //! gradient step that was certified.
 
 use overlin_core::nalgebra::DMatrix;
-use overlin_core::{
-    DynNet, Loss, Real, Status, StepCertificate, StepRule, Tolerance, Trainer, TrainerConfig,
-};
+use overlin_core::{DynNet, Loss, Real, Status, StepCertificate, StepRule};
 
 use crate::problem::{AnyLoss, Problem, Typed};
 use crate::{Error, Result};
@@ -172,20 +170,7 @@ fn predict<T: Real>(p: &Typed<T>, eta: f64) -> Result<(Prediction, TypedPredicti
             eta_t.to_f64()
         )));
     }
-    let cfg = TrainerConfig {
-        max_iters: 1,
-        tol: Tolerance::Absolute(T::MIN_POSITIVE),
-        certify: true,
-        imbalance_every: 0,
-        stall_window: 0,
-        anytime_every: 0,
-    };
-    let mut trainer = Trainer::new(
-        p.start.clone(),
-        p.loss.clone(),
-        StepRule::Constant(eta_t),
-        cfg,
-    )?;
+    let mut trainer = p.one_step_trainer(StepRule::Constant(eta_t))?;
     let before = trainer.evaluation();
     let Some(r) = trainer.step() else {
         return Err(match trainer.status() {

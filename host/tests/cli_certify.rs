@@ -1,8 +1,6 @@
 //! End-to-end tests of `overlin certify` (issue 3, THEORY §8).
 
-mod cli_support;
-
-use cli_support::*;
+use crate::common::*;
 
 const PROBLEM: &[&str] = &["--n", "4", "--m", "3", "--h", "16", "--samples", "20"];
 

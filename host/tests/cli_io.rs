@@ -2,11 +2,9 @@
 //! every bad input gives exit code 2, one line on stderr, no panic and no
 //! output file.
 
-mod cli_support;
-
 use std::path::Path;
 
-use cli_support::*;
+use crate::common::*;
 
 const N: usize = 30;
 const NF: usize = 4;
@@ -133,63 +131,45 @@ fn bad_files_give_one_clear_line_and_no_output() {
     write(p, "x.npy", d.x.npy("<f8", false));
     write(p, "y.npy", d.y.npy("<f8", false));
     write(p, "y.csv", d.y.csv());
-    // Missing file.
-    bad(
-        p,
-        &["--x", "nope.npy", "--y", "y.npy"],
-        "nope.npy: file not found",
-    );
-    // Empty file.
-    write(p, "empty.csv", "");
-    bad(
-        p,
-        &["--x", "empty.csv", "--y", "y.npy"],
-        "empty.csv: file is empty",
-    );
-    // NaN in CSV: file, row and column named.
-    let mut x = d.x.clone();
-    x.data[NF + 2] = f64::NAN;
-    write(p, "nan.csv", x.csv());
-    bad(
-        p,
-        &["--x", "nan.csv", "--y", "y.npy"],
-        "nan.csv: entry at row 2, column 3 is NaN",
-    );
-    // Infinity in .npy.
-    let mut x = d.x.clone();
-    x.data[5 * NF] = f64::INFINITY;
-    write(p, "inf.npy", x.npy("<f8", false));
-    bad(
-        p,
-        &["--x", "inf.npy", "--y", "y.npy"],
-        "inf.npy: entry at row 6, column 1 is inf",
-    );
-    // Ragged and non-numeric CSV.
-    write(p, "ragged.csv", "1,2,3\n4,5\n");
-    bad(p, &["--x", "ragged.csv", "--y", "y.npy"], "ragged");
-    write(p, "text.csv", "1,2\n3,x7\n");
-    bad(
-        p,
-        &["--x", "text.csv", "--y", "y.npy"],
-        "non-numeric value 'x7' at row 2, column 2",
-    );
-    // Wrong rank and dtype in .npy, garbage.
-    write(p, "3d.npy", npy_bytes("<f8", false, &[2, 2, 2], &[0.0; 8]));
-    bad(p, &["--x", "3d.npy", "--y", "y.npy"], "3 dimensions");
-    write(
-        p,
-        "i1.npy",
-        npy_bytes("|i1", false, &[N, NF], &vec![1.0; N * NF]),
-    );
-    bad(p, &["--x", "i1.npy", "--y", "y.npy"], "dtype");
-    write(p, "junk.npy", "this is not numpy");
-    bad(p, &["--x", "junk.npy", "--y", "y.npy"], "not a valid .npy");
-    write(p, "x.txt2", "1");
-    bad(
-        p,
-        &["--x", "x.txt2", "--y", "y.npy"],
-        "unknown matrix format",
-    );
+    let mut nan = d.x.clone();
+    nan.data[NF + 2] = f64::NAN;
+    let mut inf = d.x.clone();
+    inf.data[5 * NF] = f64::INFINITY;
+    let broken: [(&str, Vec<u8>); 9] = [
+        ("empty.csv", Vec::new()),
+        ("nan.csv", nan.csv().into_bytes()),
+        ("inf.npy", inf.npy("<f8", false)),
+        ("ragged.csv", b"1,2,3\n4,5\n".to_vec()),
+        ("text.csv", b"1,2\n3,x7\n".to_vec()),
+        ("3d.npy", npy_bytes("<f8", false, &[2, 2, 2], &[0.0; 8])),
+        (
+            "i1.npy",
+            npy_bytes("|i1", false, &[N, NF], &vec![1.0; N * NF]),
+        ),
+        ("junk.npy", b"this is not numpy".to_vec()),
+        ("x.txt2", b"1".to_vec()),
+    ];
+    for (name, bytes) in &broken {
+        write(p, name, bytes);
+    }
+    // X file given with y.npy → what the one error line must say.
+    let cases = [
+        ("nope.npy", "nope.npy: file not found"),
+        ("empty.csv", "empty.csv: file is empty"),
+        // NaN in CSV, infinity in .npy: file, row and column named.
+        ("nan.csv", "nan.csv: entry at row 2, column 3 is NaN"),
+        ("inf.npy", "inf.npy: entry at row 6, column 1 is inf"),
+        ("ragged.csv", "ragged"),
+        ("text.csv", "non-numeric value 'x7' at row 2, column 2"),
+        // Wrong rank and dtype in .npy, garbage, unknown extension.
+        ("3d.npy", "3 dimensions"),
+        ("i1.npy", "dtype"),
+        ("junk.npy", "not a valid .npy"),
+        ("x.txt2", "unknown matrix format"),
+    ];
+    for (x, needle) in cases {
+        bad(p, &["--x", x, "--y", "y.npy"], needle);
+    }
     // Only one of --x / --y.
     bad(p, &["--x", "x.npy"], "both --x and --y");
 }
@@ -238,23 +218,28 @@ fn bad_shapes_and_problems_give_one_clear_line_and_no_output() {
     write(p, "rank.npy", x.npy("<f8", false));
     bad(p, &["--x", "rank.npy", "--y", "y.npy"], "log-cosh");
     bad(p, &["--n", "8", "--samples", "5"], "not strongly convex");
-    // Zero sizes, tolerance, rules, parameters.
-    bad(p, &["--n", "0"], "--n is zero");
-    bad(p, &["--h", "0"], "--h is zero");
-    bad(p, &["--tol", "0"], "--tol must be positive");
-    bad(p, &["--tol", "-1"], "--tol must be positive");
-    bad(p, &["--tol", "nan"], "--tol must be positive");
-    bad(p, &["--iters", "0"], "--iters");
-    bad(p, &["--rule", "fastest"], "unknown step rule");
-    bad(p, &["--rule", "constant:0"], "positive");
-    bad(p, &["--rule", "constant:-2"], "positive");
-    bad(p, &["--rule", "constant:inf"], "positive");
-    bad(p, &["--rule", "constant:abc"], "not a number");
-    bad(p, &["--sigma", "-1"], "--sigma");
-    bad(p, &["--kappa", "0.5"], "--kappa");
-    bad(p, &["--loss", "hinge"], "hinge");
-    bad(p, &["--precision", "f16"], "f16");
-    bad(p, &["--n", "many"], "--n");
+    // Zero sizes, tolerance, rules, parameters: flag, value → the error line.
+    let cases = [
+        ("--n", "0", "--n is zero"),
+        ("--h", "0", "--h is zero"),
+        ("--tol", "0", "--tol must be positive"),
+        ("--tol", "-1", "--tol must be positive"),
+        ("--tol", "nan", "--tol must be positive"),
+        ("--iters", "0", "--iters"),
+        ("--rule", "fastest", "unknown step rule"),
+        ("--rule", "constant:0", "positive"),
+        ("--rule", "constant:-2", "positive"),
+        ("--rule", "constant:inf", "positive"),
+        ("--rule", "constant:abc", "not a number"),
+        ("--sigma", "-1", "--sigma"),
+        ("--kappa", "0.5", "--kappa"),
+        ("--loss", "hinge", "hinge"),
+        ("--precision", "f16", "f16"),
+        ("--n", "many", "--n"),
+    ];
+    for (flag, value, needle) in cases {
+        bad(p, &[flag, value], needle);
+    }
     // Output folder that does not exist.
     let o = overlin(p, &["run", "--iters", "2", "--csv", "nodir/out.csv"]);
     assert_one_line_error(&o, 2, "does not exist");

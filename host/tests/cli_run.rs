@@ -2,24 +2,7 @@
 //! certificate violations for every loss, the per-iteration CSV, statuses
 //! and exit codes.
 
-mod cli_support;
-
-use cli_support::*;
-
-const SMALL: &[&str] = &[
-    "--n",
-    "4",
-    "--m",
-    "3",
-    "--h",
-    "12",
-    "--samples",
-    "40",
-    "--sigma",
-    "2",
-    "--scale",
-    "0.5",
-];
+use crate::common::*;
 
 fn run_json(dir: &std::path::Path, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
     let mut args = vec!["run"];
@@ -53,16 +36,7 @@ fn every_loss_converges_with_zero_violations() {
         assert!(worst > 0.0 && worst <= 1.0, "{loss}: worst ratio {worst}");
         // Every checked step is in one class, and steps were certified.
         let c = &j["tally"]["classes"];
-        let total: u64 = [
-            "certified",
-            "trivial",
-            "below_resolution",
-            "descent_only",
-            "non_finite",
-        ]
-        .iter()
-        .map(|k| c[k].as_u64().unwrap())
-        .sum();
+        let total = class_total(c);
         assert_eq!(total, iters, "{loss}: {c}");
         assert!(c["certified"].as_u64().unwrap() > 0, "{loss}: {c}");
         let final_gap = j["final_gap"].as_f64().unwrap();
@@ -109,10 +83,7 @@ fn csv_has_the_issue_header_and_one_row_per_iteration() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = std::fs::read_to_string(dir.path().join("trace.csv")).unwrap();
     let mut lines = text.lines();
-    assert_eq!(
-        lines.next().unwrap(),
-        "t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift,t_eps,allowance,class"
-    );
+    assert_eq!(lines.next().unwrap(), CSV_HEADER);
     // T_t(eps) is filled every --anytime-every (10) rows where a certificate
     // exists (this start is certified from t = 0); then the step's rounding
     // allowance and class (THEORY §11).

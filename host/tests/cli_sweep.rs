@@ -1,12 +1,10 @@
 //! End-to-end tests of `overlin sweep` and `overlin merge` (issues 3, 6):
 //! resume after an interruption, independence from `--jobs`, shards.
 
-mod cli_support;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cli_support::*;
+use crate::common::*;
 
 const GRID: &str = r#"
 n = 3
@@ -38,16 +36,6 @@ fn merged(dir: &Path, dirs: &[&str], out: &str) -> (String, String) {
         std::fs::read_to_string(d.join("merged.csv")).unwrap(),
         std::fs::read_to_string(d.join("merged.json")).unwrap(),
     )
-}
-
-fn cell_files(dir: &Path) -> Vec<String> {
-    if !dir.join("cells").is_dir() {
-        return Vec::new();
-    }
-    files(&dir.join("cells"))
-        .into_iter()
-        .filter(|f| f.ends_with(".json") && !f.starts_with('.'))
-        .collect()
 }
 
 fn setup() -> tempfile::TempDir {

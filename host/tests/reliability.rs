@@ -6,41 +6,11 @@
 //! `cli_run.rs` and `cli_sweep.rs` are not repeated here; RELIABILITY.md
 //! lists every case with the test that shows it.
 
-mod cli_support;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::*;
-
-/// A small problem that converges in a few hundred steps.
-const SMALL: &[&str] = &[
-    "--n",
-    "4",
-    "--m",
-    "3",
-    "--h",
-    "12",
-    "--samples",
-    "40",
-    "--sigma",
-    "2",
-    "--scale",
-    "0.5",
-];
-
-const HEADER: &str =
-    "t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift,t_eps,allowance,class";
-
-/// The classes a CSV row's last field may name (THEORY §11).
-const CLASSES: [&str; 5] = [
-    "certified",
-    "trivial",
-    "below_resolution",
-    "descent_only",
-    "non_finite",
-];
+use crate::common::*;
 
 fn run(dir: &Path, base: &[&str], extra: &[&str]) -> std::process::Output {
     let mut args = vec!["run"];
@@ -66,7 +36,7 @@ fn whole_csv_with_classes(path: &Path) -> (Vec<Vec<f64>>, Vec<String>) {
         path.display()
     );
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some(HEADER), "{}", path.display());
+    assert_eq!(lines.next(), Some(CSV_HEADER), "{}", path.display());
     let mut classes = Vec::new();
     let rows = lines
         .enumerate()

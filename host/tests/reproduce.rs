@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 
 use assert_cmd::Command;
 
+use crate::common::class_total;
+
 fn overlin() -> Command {
     Command::cargo_bin("overlin").unwrap()
 }
@@ -78,18 +80,6 @@ fn summary_says_local_converged_on_e1_without_violations() {
     assert_eq!(s["total_violations"], 0);
     assert_eq!(s["all_certificates_held"], true);
     // Every checked step is in one class; steps were certified.
-    let class_total = |c: &serde_json::Value| -> u64 {
-        [
-            "certified",
-            "trivial",
-            "below_resolution",
-            "descent_only",
-            "non_finite",
-        ]
-        .iter()
-        .map(|k| c[k].as_u64().unwrap())
-        .sum()
-    };
     assert!(
         s["classes"]["certified"].as_u64().unwrap() > 0,
         "{}",

@@ -12,13 +12,13 @@
 //! the test ends, also when it fails. When Slurm cannot start (not
 //! installed, not root) the test fails with the reason: it is never skipped.
 
-mod cli_support;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use cli_support::*;
+use common::*;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -194,17 +194,6 @@ impl Drop for Cluster {
     }
 }
 
-/// The cell files of sweep folder `dir`, by name.
-fn cells(dir: &Path) -> Vec<String> {
-    if !dir.join("cells").is_dir() {
-        return Vec::new();
-    }
-    files(&dir.join("cells"))
-        .into_iter()
-        .filter(|f| f.ends_with(".json") && !f.starts_with('.'))
-        .collect()
-}
-
 /// merged.csv and merged.json of a one-process sweep of `grid`.
 fn reference(p: &Path, grid: &str, out: &str) -> (Vec<u8>, Vec<u8>) {
     let o = overlin(p, &["sweep", "--grid", grid, "--out", out, "--jobs", "2"]);
@@ -284,7 +273,7 @@ fn slurm_job_array_merges_like_one_process_and_resumes_a_cancelled_task() {
             .count()
     };
     let t0 = Instant::now();
-    while shard_cells(&cells(&p.join("slow"))) == 0 {
+    while shard_cells(&cell_files(&p.join("slow"))) == 0 {
         assert!(
             t0.elapsed() < Duration::from_secs(300),
             "task {task} wrote no cell in 5 minutes:\n{}\n{}",
@@ -297,7 +286,7 @@ fn slurm_job_array_merges_like_one_process_and_resumes_a_cancelled_task() {
     assert!(o.status.success(), "scancel: {}", stderr(&o));
     cluster.wait_until_idle("cancelled sweep");
     assert_eq!(cluster.state(&task), "CANCELLED");
-    let before = cells(&p.join("slow"));
+    let before = cell_files(&p.join("slow"));
     let cut = shard_cells(&before);
     assert!(
         (1..4).contains(&cut),
@@ -327,7 +316,7 @@ fn slurm_job_array_merges_like_one_process_and_resumes_a_cancelled_task() {
         (total - before.len(), before.len()),
         "(finished now, already done) over the resubmitted tasks"
     );
-    let after = cells(&p.join("slow"));
+    let after = cell_files(&p.join("slow"));
     let indices: Vec<usize> = after.iter().map(|n| n[..6].parse().unwrap()).collect();
     assert_eq!(indices, (0..total).collect::<Vec<_>>(), "one file per cell");
     for (f, bytes) in before.iter().zip(&kept) {

@@ -1,7 +1,7 @@
 //! Constants at the start and the a-priori certificate (THEORY §2–§5,
 //! §8), with the notes for problems outside the paper's setting (THEORY §1).
 
-use overlin_core::{Loss, Real, StepRule, Tolerance, Trainer, TrainerConfig};
+use overlin_core::{Loss, Real, StepRule};
 
 use super::loss::loss_info;
 use super::result::margin_of;
@@ -66,15 +66,7 @@ pub(super) fn start_and_apriori<T: Real>(
     p: &Typed<T>,
     tol: f64,
 ) -> Result<(StartConstants, Apriori)> {
-    let cfg = TrainerConfig {
-        max_iters: 1,
-        tol: Tolerance::Absolute(T::MIN_POSITIVE),
-        certify: true,
-        imbalance_every: 0,
-        stall_window: 0,
-        anytime_every: 0,
-    };
-    let mut trainer = Trainer::new(p.start.clone(), p.loss.clone(), StepRule::Local, cfg)?;
+    let mut trainer = p.one_step_trainer(StepRule::Local)?;
     let before = trainer.summary();
     let eval = trainer.evaluation();
     let c = *p.loss.constants();

@@ -6,6 +6,7 @@ use overlin_core::loss::{LogCoshRidge, MatrixSensing, SoftmaxRidge};
 use overlin_core::nalgebra::{DMatrix, DVector, Dyn, OMatrix};
 use overlin_core::{
     DynNet, Evaluation, Loss, LossConstants, LossKind, Real, Rng, RoundingModel, SquaredLoss,
+    StepRule, Tolerance, Trainer, TrainerConfig,
 };
 
 use super::build::{generate_x, one_hot_from_user, path_name, to_t, UserData};
@@ -74,6 +75,31 @@ pub struct Typed<T: Real> {
 }
 
 impl<T: Real> Typed<T> {
+    /// A trainer set up at the start with `rule` that takes at most one
+    /// certified step: how the constants at the start (THEORY §2–§5) and
+    /// the prediction for a caller's step are computed, by the core itself.
+    /// No imbalance, stall or anytime checks; the tolerance is the smallest
+    /// positive gap, so only an exact minimum counts as converged.
+    pub fn one_step_trainer(
+        &self,
+        rule: StepRule<T>,
+    ) -> Result<Trainer<T, Dyn, Dyn, Dyn, AnyLoss<T>>> {
+        let cfg = TrainerConfig {
+            max_iters: 1,
+            tol: Tolerance::Absolute(T::MIN_POSITIVE),
+            certify: true,
+            imbalance_every: 0,
+            stall_window: 0,
+            anytime_every: 0,
+        };
+        Ok(Trainer::new(
+            self.start.clone(),
+            self.loss.clone(),
+            rule,
+            cfg,
+        )?)
+    }
+
     /// `(X, Y)` in `f64`, as [`Problem::data`](super::Problem::data).
     pub fn data(&self) -> (DMatrix<f64>, DMatrix<f64>) {
         let f = |m: &DMatrix<T>| m.map(|v| v.to_f64());

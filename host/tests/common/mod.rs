@@ -1,4 +1,7 @@
-//! Shared helpers of the CLI tests (`host/tests/cli_*.rs`).
+//! Shared helpers and fixtures of the host integration tests (`main.rs` and
+//! its modules, and `slurm.rs`): running the binary, reading its output,
+//! the one-line error contract, test data, and the flag lists, CSV header
+//! and step classes several modules check against.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -188,4 +191,60 @@ pub fn npy_bytes(descr: &str, fortran: bool, shape: &[usize], values: &[f64]) ->
         }
     }
     out
+}
+
+/// A small problem that converges in a few hundred steps.
+pub const SMALL: &[&str] = &[
+    "--n",
+    "4",
+    "--m",
+    "3",
+    "--h",
+    "12",
+    "--samples",
+    "40",
+    "--sigma",
+    "2",
+    "--scale",
+    "0.5",
+];
+
+/// The header of `run --csv`, written out rather than taken from the
+/// library so that a change of the file format fails the tests.
+pub const CSV_HEADER: &str =
+    "t,loss,gap,eta,alpha,beta,grad_spec,mu_t,k_t,rho,ratio,holds,drift,t_eps,allowance,class";
+
+/// The classes a checked step can fall in (THEORY §11), as CSV rows and
+/// the JSON tallies name them.
+pub const CLASSES: [&str; 5] = [
+    "certified",
+    "trivial",
+    "below_resolution",
+    "descent_only",
+    "non_finite",
+];
+
+/// The steps counted in a JSON `classes` object, over every class of
+/// [`CLASSES`] (each must be present).
+pub fn class_total(classes: &serde_json::Value) -> u64 {
+    CLASSES
+        .iter()
+        .map(|k| {
+            classes[k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("class {k} missing in {classes}"))
+        })
+        .sum()
+}
+
+/// The cell files of sweep folder `dir`, by name (none before the sweep
+/// made its `cells` folder).
+pub fn cell_files(dir: &Path) -> Vec<String> {
+    if !dir.join("cells").is_dir() {
+        return Vec::new();
+    }
+    files(&dir.join("cells"))
+        .into_iter()
+        .filter(|f| f.ends_with(".json") && !f.starts_with('.'))
+        .collect()
 }
