@@ -183,7 +183,10 @@ def main():
         return
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     subprocess.run(
-        ["cargo", "build", "--release", "-q", "-p", "overlin-core", "--example", "gd_compare"],
+        # `alloc`, as the CLI and the Python package build the core: the run-time
+        # sizes' buffers, including the bounds by inertia of the large sizes.
+        ["cargo", "build", "--release", "-q", "-p", "overlin-core", "--features", "alloc",
+         "--example", "gd_compare"],
         cwd=ROOT,
         check=True,
     )

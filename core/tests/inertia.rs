@@ -244,3 +244,88 @@ fn same_bits_at_every_level() {
     }
     assert!(results[0].0.iter().any(|c| c.is_some()));
 }
+
+/// In a run at large sizes (run-time sizes, feature `alloc`) the trainer's
+/// `α_t`, `β_t` are proven bounds: against the dense extremes of Grams
+/// formed afresh from each iterate they are on the safe side up to the
+/// rounding of forming a Gram (`h·ε·β`), and tight (within `4p²ε·β` more).
+/// Most steps use the bounds (visible as `β_t` above the eigenvalue by
+/// more than rounding of the reduction would explain) rather than falling
+/// back to the reduction.
+#[cfg(feature = "alloc")]
+#[test]
+fn trainer_uses_tight_proven_bounds_at_large_sizes() {
+    use overlin_core::nalgebra::Dyn;
+    use overlin_core::*;
+    for &(n, m, h, samples, seed) in &[
+        (120usize, 100usize, 900usize, 150usize, 1u64),
+        (160, 10, 400, 300, 2),
+    ] {
+        let mut rng = Rng::new(seed);
+        let mut x = DMatrix::<f64>::zeros(samples, n);
+        rng.fill_gaussian(&mut x, 1.0);
+        let mut theta = DMatrix::<f64>::zeros(n, m);
+        rng.fill_gaussian(&mut theta, 1.0);
+        let y = &x * &theta;
+        let loss = SquaredLoss::new(x, y).unwrap();
+        let net: DynNet<f64> = Init::Gaussian {
+            sigma: 1.0,
+            std: 1.0 / (h as f64).sqrt(),
+        }
+        .sample(Dyn(n), Dyn(h), Dyn(m), &mut rng)
+        .unwrap();
+        let cfg = TrainerConfig {
+            max_iters: 40,
+            tol: Tolerance::Absolute(1e-300),
+            stall_window: 0,
+            ..Default::default()
+        };
+        let mut tr = Trainer::new(net, loss, StepRule::Local, cfg).unwrap();
+        let p = n.max(m) as f64;
+        let (mut steps, mut above) = (0, 0);
+        loop {
+            let net = tr.net().clone();
+            let g1 = &net.w1 * net.w1.transpose();
+            let g2 = net.w2.transpose() * &net.w2;
+            let (a1, b1) = dense_extremes(&g1);
+            let (a2, b2) = dense_extremes(&g2);
+            let Some(rec) = tr.step() else { break };
+            steps += 1;
+            let beta = b1 + b2;
+            let alpha =
+                (if h >= n { a1.max(0.0) } else { 0.0 }) + (if h >= m { a2.max(0.0) } else { 0.0 });
+            let l = rec.cert.local;
+            let form = h as f64 * f64::EPSILON * beta;
+            let tight = 4.0 * p * p * f64::EPSILON * beta;
+            assert!(
+                l.beta >= beta - form,
+                "({n},{m},{h}) step {}: β {} below {beta}",
+                rec.t,
+                l.beta
+            );
+            assert!(
+                l.beta <= beta + form + tight,
+                "({n},{m},{h}) step {}: β {} loose ({beta})",
+                rec.t,
+                l.beta
+            );
+            assert!(
+                l.alpha <= alpha + form,
+                "({n},{m},{h}) step {}: α {} above {alpha}",
+                rec.t,
+                l.alpha
+            );
+            assert!(
+                l.alpha >= alpha - form - tight,
+                "({n},{m},{h}) step {}: α {} loose ({alpha})",
+                rec.t,
+                l.alpha
+            );
+            if l.beta > beta + 64.0 * p * f64::EPSILON * beta {
+                above += 1;
+            }
+        }
+        assert_eq!(steps, 40);
+        assert!(above >= 30, "({n},{m},{h}): only {above} of {steps} steps above the eigenvalue by more than the reduction's rounding");
+    }
+}

@@ -64,17 +64,48 @@ where
         hints
     }
 
-    /// [`kernels::sym_extremes_from`] of the square `mat` (destroyed),
-    /// started from [`Self::hints`].
+    /// Extremes of the square `mat` (matrix `which`, destroyed): proven
+    /// bounds by inertia where `bounds` has them ([`kernels::sym_bounds`]:
+    /// `λ_min` from below, `λ_max` from above, within `≈ 2p²ε‖mat‖`), else
+    /// [`kernels::sym_extremes_from`] started from [`Self::hints`].
     pub(super) fn extremes(
         extremes: Option<(T, T)>,
         last: &mut [T],
         mat: &mut [T],
         work: &mut [T],
         want_min: bool,
+        (bounds, which): (&mut Bounds<T>, usize),
     ) -> (T, T) {
         let hints = Self::hints(extremes, last, mat);
-        kernels::sym_extremes_from(mat, work.len(), work, want_min, hints)
+        let p = work.len();
+        if let Some(b) = bounds.bounds(which, mat, p, want_min) {
+            return b;
+        }
+        kernels::sym_extremes_from(mat, p, work, want_min, hints)
+    }
+}
+
+/// Bounds by inertia for the three matrices of [`SpectrumMemory`] (run-time
+/// sizes from [`kernels::INERTIA_MIN`] on).
+#[cfg(feature = "alloc")]
+pub(super) type Bounds<T> = kernels::BoundsState<T, 3>;
+
+/// Without `alloc` (fixed sizes: the firmware's) every extreme comes from
+/// the reduction.
+#[cfg(not(feature = "alloc"))]
+#[derive(Clone, Debug)]
+pub(super) struct Bounds<T>(core::marker::PhantomData<T>);
+
+#[cfg(not(feature = "alloc"))]
+impl<T: Real> Bounds<T> {
+    pub(super) fn new(_: [usize; 3]) -> Self {
+        Self(core::marker::PhantomData)
+    }
+    pub(super) fn applies(&self, _: usize, _: usize) -> bool {
+        false
+    }
+    pub(super) fn bounds(&mut self, _: usize, _: &[T], _: usize, _: bool) -> Option<(T, T)> {
+        None
     }
 }
 
@@ -97,7 +128,7 @@ pub const GRAM_REFRESH: usize = 32;
 /// `Γ₁' = Γ₁ − η(GPᵀ + PGᵀ) + η² GΓ₂Gᵀ`,  `Γ₂' = Γ₂ − η(GᵀP + PᵀG) + η² GᵀΓ₁G`,
 ///
 /// exact identities that cost `O(nm(n+m))` instead of the `O(h(n²+m²))` of
-/// forming the Grams (used when `h ≥ 4(n+m)`; below that forming is as cheap). The η-free parts `S = GPᵀ + PGᵀ`, `Q = GΓ₂Gᵀ` (and
+/// forming the Grams (used where [`carry_pays`]). The η-free parts `S = GPᵀ + PGᵀ`, `Q = GΓ₂Gᵀ` (and
 /// their `m×m` twins) are prepared before the rule picks `η`, while `P` is
 /// current; `Q` is symmetrized so the Grams stay exactly symmetric. Rounding
 /// drift is bounded by re-forming them every [`GRAM_REFRESH`] steps.
@@ -173,7 +204,7 @@ where
     pub(super) fn prepare(&mut self, g: &OMatrix<T, N, M>, p: &OMatrix<T, N, M>) {
         let (n, m) = g.shape();
         // Worth it only when h is well above n + m (`hidden` is h).
-        self.pending = self.valid && self.age + 1 < GRAM_REFRESH && self.hidden >= 4 * (n + m);
+        self.pending = self.valid && self.age + 1 < GRAM_REFRESH && carry_pays(n, m, self.hidden);
         if !self.pending {
             return;
         }
@@ -244,4 +275,15 @@ pub(super) fn symmetrize<T: Real>(x: &mut [T], p: usize, average: bool) {
             }
         }
     }
+}
+
+/// `true` when carrying the Grams ([`GramState`]) is worth it at `(n, m, h)`:
+/// when `h ≥ 4(n + m)`, and at large sizes (from [`kernels::INERTIA_MIN`])
+/// whenever the update's `≈ 3(n²m + m²n)` multiply-adds are at most ¾ of
+/// forming's `h(n² + m²)`: e.g. at the MNIST shape `(784, 10, 1024)` the
+/// update costs 4 % of forming `W₁W₁ᵀ`. (Small sizes keep the first rule
+/// and their bits.)
+fn carry_pays(n: usize, m: usize, h: usize) -> bool {
+    h >= 4 * (n + m)
+        || (n.max(m) >= kernels::INERTIA_MIN && 4 * (n * n * m + m * m * n) <= h * (n * n + m * m))
 }

@@ -23,7 +23,7 @@ mod trainer;
 
 pub use config::{Status, Tolerance, TrainerConfig};
 pub use gram::GRAM_REFRESH;
-use gram::{GramState, SpectrumMemory};
+use gram::{Bounds, GramState, SpectrumMemory};
 pub use records::{AnytimeRecord, AnytimeSummary, History, Observer, StepRecord, Summary};
 
 /// Buffers of one iteration, created once.
@@ -44,6 +44,9 @@ where
     imbalance: ImbalanceWorkspace<T, N, H, M>,
     grams: GramState<T, N, M>,
     spectra: SpectrumMemory<T, N, M>,
+    /// Proven bounds on the extremes of `Γ₁`, `Γ₂` and the gradient's Gram
+    /// at large sizes ([`kernels::sym_bounds`]).
+    bounds: Bounds<T>,
 }
 
 /// Certified gradient descent on one problem from one start.

@@ -38,7 +38,7 @@ where
         ws.gram_m.copy_from(&ws.grams.g2);
         let mem = &mut ws.spectra;
         let [x1, x2, xg] = mem.extremes;
-        let ((min1, max1), (min2, max2), grad_sq_max) = if n == m {
+        let ((min1, max1), (min2, max2), grad_sq_max) = if n == m && !ws.bounds.applies(0, n) {
             // All three eigenproblems are n×n: solve them together.
             gram_cols(&ws.g, &mut ws.grams.gg);
             let hints = [
@@ -81,6 +81,7 @@ where
                 ws.gram_n.as_mut_slice(),
                 ws.eig_n.as_mut_slice(),
                 h >= n,
+                (&mut ws.bounds, 0),
             );
             let e2 = SpectrumMemory::<T, N, M>::extremes(
                 x2,
@@ -88,6 +89,7 @@ where
                 ws.gram_m.as_mut_slice(),
                 ws.eig_m.as_mut_slice(),
                 h >= m,
+                (&mut ws.bounds, 1),
             );
             let eg = if m <= n {
                 gram_cols(&ws.g, &mut ws.gram_m);
@@ -97,6 +99,7 @@ where
                     ws.gram_m.as_mut_slice(),
                     ws.eig_m.as_mut_slice(),
                     false,
+                    (&mut ws.bounds, 2),
                 )
             } else {
                 gram_rows(&ws.g, &mut ws.gram_n);
@@ -106,6 +109,7 @@ where
                     ws.gram_n.as_mut_slice(),
                     ws.eig_n.as_mut_slice(),
                     false,
+                    (&mut ws.bounds, 2),
                 )
             };
             (e1, e2, eg)

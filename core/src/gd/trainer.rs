@@ -16,8 +16,8 @@ use crate::rules::{PreparedRule, StartInfo, StepRule};
 use crate::scalar::{sqrt, Real};
 
 use super::{
-    AnytimeSummary, GramState, Observer, SpectrumMemory, Status, Summary, Tolerance, Trainer,
-    TrainerConfig, Workspace,
+    AnytimeSummary, Bounds, GramState, Observer, SpectrumMemory, Status, Summary, Tolerance,
+    Trainer, TrainerConfig, Workspace,
 };
 
 impl<T, N, H, M, L> Trainer<T, N, H, M, L>
@@ -123,6 +123,7 @@ where
             imbalance: ImbalanceWorkspace::new(nd, hd, md),
             grams: GramState::new(nd, md, hd.value()),
             spectra: SpectrumMemory::new(nd, md),
+            bounds: Bounds::new([nd.value(), md.value(), nd.value().min(md.value())]),
         };
         Self {
             net,

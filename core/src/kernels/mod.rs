@@ -34,6 +34,8 @@ macro_rules! dispatch {
 }
 
 mod blas1;
+#[cfg(feature = "alloc")]
+mod bounds_state;
 mod extremes;
 mod factor;
 mod gemm;
@@ -46,6 +48,8 @@ mod tridiagonal;
 
 pub use blas1::{axpy, axpy_moved, compensated_sum, dot, sum_sq, sum_sq_diff};
 use blas1::{axpy_inlined, dot_inlined};
+#[cfg(feature = "alloc")]
+pub use bounds_state::BoundsState;
 pub use extremes::{sym_extremes, sym_extremes3, sym_extremes_from, StartHints};
 pub use factor::{
     back_substitute, householder_qr, householder_qr_blocked, orthonormalize_columns, sym_eigen,
