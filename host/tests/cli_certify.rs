@@ -1,4 +1,4 @@
-//! End-to-end tests of `overlin certify` (issue 3, THEORY §8).
+//! End-to-end tests of `overlin certify` (THEORY §8).
 
 use crate::common::*;
 

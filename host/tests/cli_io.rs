@@ -1,4 +1,4 @@
-//! User data (`.npy`, `.csv`) round trips and bad input (issues 3 and 6):
+//! User data (`.npy`, `.csv`) round trips and bad input:
 //! every bad input gives exit code 2, one line on stderr, no panic and no
 //! output file.
 

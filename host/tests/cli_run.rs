@@ -1,4 +1,4 @@
-//! End-to-end tests of `overlin run` (issue 3): convergence with zero
+//! End-to-end tests of `overlin run`: convergence with zero
 //! certificate violations for every loss, the per-iteration CSV, statuses
 //! and exit codes.
 

@@ -1,4 +1,4 @@
-//! End-to-end tests of `overlin sweep` and `overlin merge` (issues 3, 6):
+//! End-to-end tests of `overlin sweep` and `overlin merge`:
 //! resume after an interruption, independence from `--jobs`, shards.
 
 use std::path::Path;
@@ -350,7 +350,7 @@ fn resumed_sweep_reports_cells_finished_earlier() {
     assert!(err.contains("1 diverged"), "{err}");
 }
 
-/// Issue 12 item 3: one bad cell (`h = 4e9` is a float in TOML, not a
+/// One bad cell (`h = 4e9` is a float in TOML, not a
 /// size) is recorded and listed as failed; the other cells run. The same
 /// for each kind of invalid value. A rerun tries the failed cell again.
 #[test]
@@ -430,7 +430,7 @@ fn a_bad_cell_is_reported_and_the_others_run() {
     }
 }
 
-/// Issue 12 item 13: a cell whose rule does not apply is listed and the
+/// A cell whose rule does not apply is listed and the
 /// sweep exits 5, as `run` does, also when resumed.
 #[test]
 fn a_cell_whose_rule_does_not_apply_exits_5() {
@@ -472,7 +472,7 @@ fn a_cell_whose_rule_does_not_apply_exits_5() {
     }
 }
 
-/// Issue 12 item 11: the README's `xargs -P8` recipe, eight shards started
+/// The README's `xargs -P8` recipe, eight shards started
 /// at once on one folder that does not exist yet, succeeds every time.
 #[test]
 fn eight_concurrent_shards_share_one_new_folder() {
@@ -508,7 +508,7 @@ fn eight_concurrent_shards_share_one_new_folder() {
     }
 }
 
-/// Issue 12 item 15: a damaged sweep.json says what to do, and the advice
+/// A damaged sweep.json says what to do, and the advice
 /// (`--force`) works; `merge` says what to do too.
 #[test]
 fn a_corrupted_manifest_says_what_to_do() {
@@ -570,7 +570,7 @@ fn merge_refuses_other_grids_and_versions() {
     assert_one_line_error(&o, 2, "made by overlin 0.0.9");
 }
 
-/// Issue 12 item 5 (sweep): a stated cell limit, raised by --max-cells, and
+/// A stated cell limit, raised by --max-cells, and
 /// grid files that are not regular files or are too large are refused.
 #[test]
 fn grid_size_limits_and_non_regular_files() {

@@ -1,5 +1,5 @@
 //! No-panic fuzz of the matrix file readers (`overlin::io::read_matrix`,
-//! `.npy` and `.csv`; issue 6, "No panics").
+//! `.npy` and `.csv`).
 //!
 //! Inputs: arbitrary bytes; valid files (every supported and several
 //! unsupported dtypes, C and Fortran order, 1-D to 3-D shapes, finite and

@@ -1,4 +1,4 @@
-//! End-to-end tests of `overlin reproduce --quick` (issue 3): exit code,
+//! End-to-end tests of `overlin reproduce --quick`: exit code,
 //! summary.json content, CSV headers and rows, self-contained report,
 //! `--only`, refusing an existing folder, and `--jobs` independence.
 //!
@@ -333,7 +333,7 @@ fn existing_output_folder_without_force_fails_and_changes_nothing() {
     assert_eq!(names.len(), 1);
     assert_eq!(fs::read_to_string(out.join("keep.txt")).unwrap(), "mine");
     // An existing empty folder holds nothing to overwrite: it is used
-    // (a failed earlier attempt may have left it; issue 12).
+    // (a failed earlier attempt may have left it).
     let empty = tmp.path().join("empty");
     fs::create_dir(&empty).unwrap();
     overlin()

@@ -1,4 +1,4 @@
-//! Slurm end to end (issue 17): a one-node Slurm cluster started on this
+//! Slurm end to end: a one-node Slurm cluster started on this
 //! machine runs `scripts/slurm/submit.sh` (the job array of
 //! `scripts/slurm/sweep.sbatch` and the dependent merge); the merged table
 //! equals a one-process sweep's byte for byte; a task cancelled mid-run
