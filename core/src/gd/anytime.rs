@@ -10,7 +10,6 @@ use crate::certificate::StepCertificate;
 use crate::dims::NetAllocator;
 use crate::imbalance::{imbalance_spectrum, ImbalanceSummary};
 use crate::loss::Loss;
-use crate::rules::StepRule;
 use crate::scalar::Real;
 
 use super::{AnytimeRecord, Tolerance, Trainer};
@@ -72,9 +71,9 @@ where
     /// the run is exactly `η̄`); otherwise the best one.
     pub(super) fn anytime_now(&mut self) -> AnytimeRecord<T> {
         let inputs = self.inputs_now();
-        let certificate = match self.rule.rule() {
-            StepRule::Constant(eta) => certificate_for_step(&inputs, eta),
-            _ => apriori_certificate(&inputs),
+        let certificate = match self.rule.fixed_step() {
+            Some(eta) => certificate_for_step(&inputs, eta),
+            None => apriori_certificate(&inputs),
         };
         let remaining = certificate
             .ok()

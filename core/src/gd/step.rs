@@ -11,7 +11,7 @@ use crate::imbalance::{imbalance_spectrum, ImbalanceSummary};
 use crate::kernels;
 use crate::linalg::{gram_cols, gram_rows};
 use crate::loss::{Evaluation, Loss};
-use crate::rules::{RuleContext, RuleUnavailable, StepRule};
+use crate::rules::RuleContext;
 use crate::scalar::{pos, sqrt, Real};
 
 use super::{SpectrumMemory, Status, StepRecord, Trainer};
@@ -192,7 +192,7 @@ where
             n,
         );
         let constants = *self.loss.constants();
-        let needs_local = self.config.certify || !matches!(self.rule.rule(), StepRule::Constant(_));
+        let needs_local = self.config.certify || self.rule.fixed_step().is_none();
         let (local, mut norms) = if needs_local {
             self.local_constants()
         } else {
@@ -254,9 +254,7 @@ where
         };
         let eta = match eta {
             Ok(eta) => eta,
-            // A line search that finds no decrease after progress was made
-            // has hit the precision floor: that is a stall, not a rule failure.
-            Err(RuleUnavailable::ArmijoNoDecrease) if self.t > 0 => {
+            Err(why) if self.rule.is_stall(&why, &ctx) => {
                 self.status = Status::Stalled;
                 return None;
             }
