@@ -523,7 +523,7 @@ mod tests {
             let written = match (name, defaults) {
                 ("constant", _) => "constant:0.125".to_string(),
                 (_, true) => name.to_string(),
-                (_, false) => unreachable!("{name} has parameters without defaults"),
+                (_, false) => panic!("{name} has parameters without defaults: add a case"),
             };
             let rule = StepRule::<f64>::parse(&written).unwrap();
             assert_eq!(rule.name(), name);
