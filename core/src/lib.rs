@@ -57,6 +57,8 @@ pub use gd::{
 };
 pub use imbalance::{imbalance_spectrum, ImbalanceSummary, ImbalanceWorkspace};
 pub use init::{spectral_balanced, Init, Rng};
+#[cfg(feature = "alloc")]
+pub use loss::AnyLoss;
 pub use loss::{
     Evaluation, LogCoshRidge, Loss, LossConstants, LossKind, MatrixSensing, RoundingModel,
     SoftmaxRidge, SquaredLoss,

@@ -16,6 +16,7 @@
 //! matrices (nalgebra's SVD), independently of `overlin_core::deep`.
 
 use overlin_core::deep::{spectral_upper_bound, DeepInit, DeepWork, DynDeep, Heap};
+use overlin_core::loss::AnyLoss;
 use overlin_core::nalgebra::{DMatrix, Dyn};
 use overlin_core::Rng;
 use overlin_core::*;
@@ -68,55 +69,7 @@ fn instances() -> impl Strategy<Value = Instance> {
         )
 }
 
-type Sq = SquaredLoss<f64, Dyn, Dyn, Dyn>;
-type Sens = MatrixSensing<f64, Dyn, Dyn, Dyn, Dyn>;
-type Lc = LogCoshRidge<f64, Dyn, Dyn, Dyn>;
-type Sm = SoftmaxRidge<f64, Dyn, Dyn, Dyn>;
-
-enum AnyLoss {
-    Squared(Sq),
-    Sensing(Sens),
-    LogCosh(Lc),
-    Softmax(Sm),
-}
-
-macro_rules! dispatch {
-    ($self:expr, $l:ident => $e:expr) => {
-        match $self {
-            AnyLoss::Squared($l) => $e,
-            AnyLoss::Sensing($l) => $e,
-            AnyLoss::LogCosh($l) => $e,
-            AnyLoss::Softmax($l) => $e,
-        }
-    };
-}
-
-impl Loss<f64, Dyn, Dyn> for AnyLoss {
-    fn kind(&self) -> LossKind {
-        dispatch!(self, l => l.kind())
-    }
-    fn constants(&self) -> &LossConstants<f64> {
-        dispatch!(self, l => l.constants())
-    }
-    fn minimizer(&self) -> &DMatrix<f64> {
-        dispatch!(self, l => l.minimizer())
-    }
-    fn evaluate(&mut self, w: &DMatrix<f64>) -> Evaluation<f64> {
-        dispatch!(self, l => l.evaluate(w))
-    }
-    fn evaluate_with_gradient(
-        &mut self,
-        w: &DMatrix<f64>,
-        g: &mut DMatrix<f64>,
-    ) -> Evaluation<f64> {
-        dispatch!(self, l => l.evaluate_with_gradient(w, g))
-    }
-    fn rounding(&self) -> &RoundingModel<f64> {
-        dispatch!(self, l => l.rounding())
-    }
-}
-
-fn build_loss(inst: &Instance, rng: &mut Rng) -> Option<AnyLoss> {
+fn build_loss(inst: &Instance, rng: &mut Rng) -> Option<AnyLoss<f64>> {
     let (n, m, s) = (inst.n, inst.m, inst.samples);
     let mut theta = DMatrix::<f64>::zeros(n, m);
     Some(match inst.loss {
@@ -149,7 +102,7 @@ fn build_loss(inst: &Instance, rng: &mut Rng) -> Option<AnyLoss> {
     })
 }
 
-fn build(inst: &Instance) -> Option<(DynDeep<f64>, AnyLoss)> {
+fn build(inst: &Instance) -> Option<(DynDeep<f64>, AnyLoss<f64>)> {
     let mut rng = Rng::new(inst.seed);
     let loss = build_loss(inst, &mut rng)?;
     let init = match inst.init {
@@ -237,7 +190,7 @@ struct Dense {
     g2: f64,
 }
 
-fn dense(ws: &[DMatrix<f64>], loss: &mut AnyLoss) -> Dense {
+fn dense(ws: &[DMatrix<f64>], loss: &mut AnyLoss<f64>) -> Dense {
     let (n, m) = (ws[0].nrows(), ws[ws.len() - 1].ncols());
     let p = product(ws);
     let mut g = DMatrix::zeros(n, m);
@@ -287,13 +240,18 @@ fn k_t(k: f64, beta: f64, gspec: f64, g2: f64, q: f64, eta: f64) -> f64 {
     (2.0 * gspec * q + k * b * b) / g2
 }
 
-fn loss_after(ws: &[DMatrix<f64>], grads: &[DMatrix<f64>], eta: f64, loss: &mut AnyLoss) -> f64 {
+fn loss_after(
+    ws: &[DMatrix<f64>],
+    grads: &[DMatrix<f64>],
+    eta: f64,
+    loss: &mut AnyLoss<f64>,
+) -> f64 {
     let moved: Vec<DMatrix<f64>> = ws.iter().zip(grads).map(|(w, d)| w - d * eta).collect();
     loss.evaluate(&product(&moved)).value
 }
 
 /// The library's per-step quantities at `net`.
-fn library(net: &DynDeep<f64>, loss: &mut AnyLoss) -> DeepWork<f64, Dyn, Dyn, Dyn, Heap> {
+fn library(net: &DynDeep<f64>, loss: &mut AnyLoss<f64>) -> DeepWork<f64, Dyn, Dyn, Dyn, Heap> {
     let mut w = DeepWork::new(net).unwrap();
     w.forward(net);
     w.evaluate(loss);

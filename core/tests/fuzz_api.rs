@@ -42,6 +42,7 @@ use overlin_core::data;
 use overlin_core::imbalance::{beta_upper_bound, summarize, ImbalanceSummary};
 use overlin_core::kernels;
 use overlin_core::linalg::MatrixNorms;
+use overlin_core::loss::AnyLoss;
 use overlin_core::nalgebra::{
     Const, DMatrix, DVector, DefaultAllocator, Dim, DimAdd, Dyn, OMatrix,
 };
@@ -350,48 +351,6 @@ fn spec(wide: bool) -> impl Strategy<Value = Spec> {
                         })
                 })
         })
-}
-
-/// A built loss of any kind, as one type (the host does the same).
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
-enum AnyLoss<T: Real> {
-    Squared(SquaredLoss<T, Dyn, Dyn, Dyn>),
-    LogCosh(LogCoshRidge<T, Dyn, Dyn, Dyn>),
-    Softmax(SoftmaxRidge<T, Dyn, Dyn, Dyn>),
-    Sensing(MatrixSensing<T, Dyn, Dyn, Dyn, Dyn>),
-}
-
-macro_rules! each {
-    ($s:expr, $l:ident => $e:expr) => {
-        match $s {
-            AnyLoss::Squared($l) => $e,
-            AnyLoss::LogCosh($l) => $e,
-            AnyLoss::Softmax($l) => $e,
-            AnyLoss::Sensing($l) => $e,
-        }
-    };
-}
-
-impl<T: Real> Loss<T, Dyn, Dyn> for AnyLoss<T> {
-    fn kind(&self) -> LossKind {
-        each!(self, l => l.kind())
-    }
-    fn constants(&self) -> &LossConstants<T> {
-        each!(self, l => l.constants())
-    }
-    fn minimizer(&self) -> &DMatrix<T> {
-        each!(self, l => l.minimizer())
-    }
-    fn evaluate(&mut self, w: &DMatrix<T>) -> Evaluation<T> {
-        each!(self, l => l.evaluate(w))
-    }
-    fn evaluate_with_gradient(&mut self, w: &DMatrix<T>, g: &mut DMatrix<T>) -> Evaluation<T> {
-        each!(self, l => l.evaluate_with_gradient(w, g))
-    }
-    fn rounding(&self) -> &RoundingModel<T> {
-        each!(self, l => l.rounding())
-    }
 }
 
 fn build<T: Real>(s: &Spec) -> Result<AnyLoss<T>, ProblemError> {

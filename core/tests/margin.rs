@@ -12,6 +12,7 @@
 )]
 
 use overlin_core::apriori::certificate_for_step;
+use overlin_core::loss::AnyLoss;
 use overlin_core::loss::{Evaluation, LossConstants};
 use overlin_core::nalgebra::{Const, DMatrix, DVector, Dyn, OMatrix};
 use overlin_core::*;
@@ -42,7 +43,7 @@ fn sigma_min(w: &DMatrix<f64>) -> f64 {
 }
 
 /// The four losses of THEORY §9 on one random instance of shape `n×m`.
-fn losses(seed: u64, n: usize, m: usize) -> Vec<(&'static str, AnyLoss)> {
+fn losses(seed: u64, n: usize, m: usize) -> Vec<(&'static str, AnyLoss<f64>)> {
     let mut rng = Rng::new(seed);
     let s = 3 * (n + m);
     let mut x = DMatrix::<f64>::zeros(s, n);
@@ -77,63 +78,17 @@ fn losses(seed: u64, n: usize, m: usize) -> Vec<(&'static str, AnyLoss)> {
     ]
 }
 
-/// One loss type for all four, so one trainer type serves them.
-#[derive(Clone, Debug)]
-#[allow(clippy::large_enum_variant)]
-enum AnyLoss {
-    Squared(SquaredLoss<f64, Dyn, Dyn, Dyn>),
-    Sensing(MatrixSensing<f64, Dyn, Dyn, Dyn, Dyn>),
-    LogCosh(LogCoshRidge<f64, Dyn, Dyn, Dyn>),
-    Softmax(SoftmaxRidge<f64, Dyn, Dyn, Dyn>),
-}
-
-macro_rules! each {
-    ($s:expr, $l:ident => $e:expr) => {
-        match $s {
-            AnyLoss::Squared($l) => $e,
-            AnyLoss::Sensing($l) => $e,
-            AnyLoss::LogCosh($l) => $e,
-            AnyLoss::Softmax($l) => $e,
-        }
-    };
-}
-
-impl Loss<f64, Dyn, Dyn> for AnyLoss {
-    fn kind(&self) -> LossKind {
-        each!(self, l => l.kind())
-    }
-    fn constants(&self) -> &LossConstants<f64> {
-        each!(self, l => l.constants())
-    }
-    fn minimizer(&self) -> &DMatrix<f64> {
-        each!(self, l => l.minimizer())
-    }
-    fn evaluate(&mut self, w: &DMatrix<f64>) -> Evaluation<f64> {
-        each!(self, l => l.evaluate(w))
-    }
-    fn evaluate_with_gradient(
-        &mut self,
-        w: &DMatrix<f64>,
-        g: &mut DMatrix<f64>,
-    ) -> Evaluation<f64> {
-        each!(self, l => l.evaluate_with_gradient(w, g))
-    }
-    fn rounding(&self) -> &RoundingModel<f64> {
-        each!(self, l => l.rounding())
-    }
-}
-
 /// A loss whose reported `μ` is `factor` times the true one and whose `W*`
 /// is claimed perfectly conditioned (`σ_min(W*) = ‖W*‖₂`): false constants,
 /// so guarantees built on them must be caught (THEORY §11).
 #[derive(Clone, Debug)]
 struct FalseMu {
-    loss: AnyLoss,
+    loss: AnyLoss<f64>,
     constants: LossConstants<f64>,
 }
 
 impl FalseMu {
-    fn new(loss: AnyLoss, factor: f64) -> Self {
+    fn new(loss: AnyLoss<f64>, factor: f64) -> Self {
         let mut constants = *loss.constants();
         constants.mu *= factor;
         constants.k = constants.k.max(constants.mu);
@@ -179,7 +134,7 @@ const SHAPES: [(usize, usize, usize); 4] = [(2, 8, 4), (3, 9, 3), (4, 10, 2), (3
 /// Starts near and far from `W*`: balanced (`D = 0`) factorizations of
 /// `s·W*` and of a random target, and slightly imbalanced Gaussian
 /// perturbations of a balanced factorization of `W*`.
-fn starts(loss: &AnyLoss, h: usize, seed: u64) -> Vec<(String, DynNet<f64>)> {
+fn starts(loss: &AnyLoss<f64>, h: usize, seed: u64) -> Vec<(String, DynNet<f64>)> {
     let w_star = loss.minimizer().clone();
     let (n, m) = w_star.shape();
     let mut out = Vec::new();

@@ -14,6 +14,7 @@
 //! exceeds its bound by more than `8 ε (L_t − L* + |L*| + 1)` for gap
 //! quantities, and `8 ε (|lhs| + |rhs|)`-relative for the spectral ones.
 
+use overlin_core::loss::AnyLoss;
 use overlin_core::nalgebra::{DMatrix, Dyn, SymmetricEigen};
 use overlin_core::Rng;
 use overlin_core::*;
@@ -68,56 +69,7 @@ fn instances() -> impl Strategy<Value = Instance> {
         )
 }
 
-type Sq = SquaredLoss<f64, Dyn, Dyn, Dyn>;
-type Sens = MatrixSensing<f64, Dyn, Dyn, Dyn, Dyn>;
-type Lc = LogCoshRidge<f64, Dyn, Dyn, Dyn>;
-type Sm = SoftmaxRidge<f64, Dyn, Dyn, Dyn>;
-
-/// One of the four losses behind the `Loss` trait.
-enum AnyLoss {
-    Squared(Sq),
-    Sensing(Sens),
-    LogCosh(Lc),
-    Softmax(Sm),
-}
-
-macro_rules! dispatch {
-    ($self:expr, $l:ident => $e:expr) => {
-        match $self {
-            AnyLoss::Squared($l) => $e,
-            AnyLoss::Sensing($l) => $e,
-            AnyLoss::LogCosh($l) => $e,
-            AnyLoss::Softmax($l) => $e,
-        }
-    };
-}
-
-impl Loss<f64, Dyn, Dyn> for AnyLoss {
-    fn kind(&self) -> LossKind {
-        dispatch!(self, l => l.kind())
-    }
-    fn constants(&self) -> &LossConstants<f64> {
-        dispatch!(self, l => l.constants())
-    }
-    fn minimizer(&self) -> &DMatrix<f64> {
-        dispatch!(self, l => l.minimizer())
-    }
-    fn evaluate(&mut self, w: &DMatrix<f64>) -> Evaluation<f64> {
-        dispatch!(self, l => l.evaluate(w))
-    }
-    fn evaluate_with_gradient(
-        &mut self,
-        w: &DMatrix<f64>,
-        g: &mut DMatrix<f64>,
-    ) -> Evaluation<f64> {
-        dispatch!(self, l => l.evaluate_with_gradient(w, g))
-    }
-    fn rounding(&self) -> &RoundingModel<f64> {
-        dispatch!(self, l => l.rounding())
-    }
-}
-
-fn build(inst: &Instance) -> Option<(DynNet<f64>, AnyLoss)> {
+fn build(inst: &Instance) -> Option<(DynNet<f64>, AnyLoss<f64>)> {
     let (n, m, s) = (inst.n, inst.m, inst.samples);
     let mut rng = Rng::new(inst.seed);
     let mut theta = DMatrix::<f64>::zeros(n, m);
@@ -163,7 +115,7 @@ fn build(inst: &Instance) -> Option<(DynNet<f64>, AnyLoss)> {
 
 fn one_step(
     net: DynNet<f64>,
-    loss: AnyLoss,
+    loss: AnyLoss<f64>,
     rule: StepRule<f64>,
 ) -> (StepRecord<f64>, DynNet<f64>) {
     let cfg = TrainerConfig {

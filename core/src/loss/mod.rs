@@ -9,28 +9,21 @@ use crate::kernels;
 use crate::linalg::MatrixNorms;
 use crate::scalar::{abs, exp, sqrt, tanh, Real};
 
-mod logcosh;
-mod sensing;
-mod softmax;
-mod squared;
+#[macro_use]
+mod registry;
 
-pub use logcosh::LogCoshRidge;
-pub use sensing::MatrixSensing;
-pub use softmax::SoftmaxRidge;
-pub use squared::SquaredLoss;
+#[cfg(feature = "alloc")]
+pub use registry::{Design, LossBuilder, Synthetic};
 
-/// Which loss of THEORY §9.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum LossKind {
+losses! {
     /// §9.1 `(1/2N)‖Y − XW‖²`.
-    Squared,
+    Squared = "squared" | "ls" | "least-squares" => squared::SquaredLoss,
     /// §9.2 `(1/2p) Σ (⟨A_k, W⟩ − y_k)²`.
-    Sensing,
+    Sensing = "sensing" | "matrix-sensing" => sensing::MatrixSensing,
     /// §9.3 log-cosh with ridge on the residual.
-    LogCosh,
+    LogCosh = "logcosh" | "log-cosh" => logcosh::LogCoshRidge,
     /// §9.4 ridge-regularized softmax classification.
-    Softmax,
+    Softmax = "softmax" => softmax::SoftmaxRidge,
 }
 
 /// The global constants of `ℓ` the analysis is built on (THEORY §1).

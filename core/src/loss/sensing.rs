@@ -242,3 +242,59 @@ where
         &self.rounding
     }
 }
+
+/// Matrix sensing with run-time sizes, as the registry holds it.
+#[cfg(feature = "alloc")]
+pub(super) type Dynamic<T> = MatrixSensing<T, nalgebra::Dyn, nalgebra::Dyn, nalgebra::Dyn, nalgebra::Dyn>;
+
+#[cfg(feature = "alloc")]
+impl<T: Real> super::LossBuilder<T> for Dynamic<T> {
+    const HYPER: Option<(&'static str, f64)> = None;
+
+    /// `x` is the operator (`p×nm`), `y` the measurements as one column.
+    fn from_data(
+        n: usize,
+        m: usize,
+        x: nalgebra::DMatrix<T>,
+        y: nalgebra::DMatrix<T>,
+        hyper: T,
+    ) -> Result<Self, ProblemError> {
+        let _ = hyper;
+        if y.ncols() != 1 {
+            return Err(ProblemError::ShapeMismatch {
+                what: "sensing measurements (one column)",
+                expected: (x.nrows(), 1),
+                found: y.shape(),
+            });
+        }
+        let y = nalgebra::DVector::from_column_slice(y.as_slice());
+        Self::new(nalgebra::Dyn(n), nalgebra::Dyn(m), x, y)
+    }
+
+    fn infer_sizes(_: &nalgebra::DMatrix<T>, _: &nalgebra::DMatrix<T>) -> Option<(usize, usize)> {
+        None
+    }
+
+    /// The operator is Gaussian whatever `design` would draw (THEORY §9.2).
+    fn generate(
+        s: &super::Synthetic,
+        _: super::Design<'_, T>,
+        theta: &mut nalgebra::DMatrix<T>,
+        rng: &mut crate::init::Rng,
+    ) -> Result<(nalgebra::DMatrix<T>, nalgebra::DMatrix<T>), ProblemError> {
+        let mut a = nalgebra::DMatrix::<T>::zeros(s.samples, s.n.saturating_mul(s.m));
+        crate::data::sensing_operator(&mut a, rng);
+        let mut y = nalgebra::DVector::<T>::zeros(s.samples);
+        crate::data::sensing_measurements(&a, theta, &mut y, s.theta_std, s.noise, rng)?;
+        let y = nalgebra::DMatrix::from_column_slice(s.samples, 1, y.as_slice());
+        Ok((a, y))
+    }
+
+    fn data(&self) -> (nalgebra::DMatrix<T>, nalgebra::DMatrix<T>) {
+        let y = self.measurements();
+        (
+            self.operator().clone(),
+            nalgebra::DMatrix::from_column_slice(y.len(), 1, y.as_slice()),
+        )
+    }
+}

@@ -418,3 +418,51 @@ where
         &self.rounding
     }
 }
+
+/// The softmax loss with run-time sizes, as the registry holds it.
+#[cfg(feature = "alloc")]
+pub(super) type Dynamic<T> = SoftmaxRidge<T, nalgebra::Dyn, nalgebra::Dyn, nalgebra::Dyn>;
+
+#[cfg(feature = "alloc")]
+impl<T: Real> super::LossBuilder<T> for Dynamic<T> {
+    const HYPER: Option<(&'static str, f64)> = Some(("lambda", 0.01));
+
+    /// `n×m` must be the sizes `X` (`N×n`) and `Y` (`N×m`) imply.
+    fn from_data(
+        n: usize,
+        m: usize,
+        x: nalgebra::DMatrix<T>,
+        y: nalgebra::DMatrix<T>,
+        hyper: T,
+    ) -> Result<Self, ProblemError> {
+        let _ = hyper;
+        if (x.ncols(), y.ncols()) != (n, m) {
+            return Err(ProblemError::ShapeMismatch {
+                what: "X and Y (columns: n and m)",
+                expected: (n, m),
+                found: (x.ncols(), y.ncols()),
+            });
+        }
+        Self::new(x, y, hyper)
+    }
+
+    fn infer_sizes(x: &nalgebra::DMatrix<T>, y: &nalgebra::DMatrix<T>) -> Option<(usize, usize)> {
+        Some((x.ncols(), y.ncols()))
+    }
+
+    fn generate(
+        s: &super::Synthetic,
+        design: super::Design<'_, T>,
+        theta: &mut nalgebra::DMatrix<T>,
+        rng: &mut crate::init::Rng,
+    ) -> Result<(nalgebra::DMatrix<T>, nalgebra::DMatrix<T>), ProblemError> {
+        let x = design(s.samples, s.n, rng)?;
+        let mut y = nalgebra::DMatrix::<T>::zeros(s.samples, s.m);
+        crate::data::one_hot_labels(&x, theta, &mut y, s.theta_std, s.noise, rng)?;
+        Ok((x, y))
+    }
+
+    fn data(&self) -> (nalgebra::DMatrix<T>, nalgebra::DMatrix<T>) {
+        (self.x().clone(), self.y().clone())
+    }
+}
