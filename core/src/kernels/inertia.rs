@@ -15,8 +15,10 @@ use super::{axpy, rd, wr};
 use crate::scalar::{abs, max, sqrt, Real};
 
 /// Columns factored together before their update of the rest is applied
-/// as one register-blocked pass (the pass that holds the `p³/3` work).
-const PANEL: usize = 32;
+/// as one register-blocked pass (the pass that holds the `p³/3` work);
+/// 64 rather than 32 halves the passes over a trailing matrix that no
+/// longer fits in L2 (p = 784: 15.5 → 10.3 ms with AVX2, BENCHMARKS.md).
+const PANEL: usize = 64;
 
 /// Which end of the spectrum [`inertia_bound`] bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
