@@ -1,4 +1,4 @@
-//! The fixed-size experiment the firmware runs (issue 4), shared with the
+//! The fixed-size experiment the firmware runs, shared with the
 //! host so that both execute literally the same code.
 //!
 //! Everything a firmware run depends on lives here: the problem generator
@@ -79,9 +79,9 @@ pub const DEFAULT_SEED: u64 = 2025;
 pub const DEFAULT_LOG_EVERY: u32 = 10;
 /// Default constant step of the `constant` run.
 pub const DEFAULT_CONSTANT_STEP: f64 = 0.1;
-/// Iteration cap of the experiment (issue 4).
+/// Iteration cap of the experiment.
 pub const MAX_ITERS: usize = 200;
-/// Relative gap at which a run counts as converged (issue 4).
+/// Relative gap at which a run counts as converged.
 pub const RELATIVE_TOLERANCE: f64 = 1e-6;
 
 /// Condition number `σ_max(X)/σ_min(X)` of the data.

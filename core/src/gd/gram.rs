@@ -112,12 +112,8 @@ impl<T: Real> Bounds<T> {
 /// Exact Gram matrices are formed every this many steps (and after every
 /// imbalance spectrum, and whenever a step ran without the local constants);
 /// in between they follow each step's exact update in small dimensions.
-/// Measured (`core/examples/gram_drift.rs`, BENCHMARKS.md): even with no
-/// refresh at all, `α_t, β_t` from the carried Grams stay within
-/// `1.1e-15 β_t` (f64) of those from freshly formed Grams over 400 steps,
-/// and the f32 drift grows from the `2–4e-7 β_t` that forming a Gram costs
-/// anyway to `1.2e-6 β_t`; with this period it stays below `5.5e-7 β_t`,
-/// within twice the forming error.
+/// The period keeps the f32 drift within twice the error of forming a Gram
+/// (the measurements are in BENCHMARKS.md, `gram_drift`).
 pub const GRAM_REFRESH: usize = 32;
 
 /// The Gram matrices `Γ₁ = W₁W₁ᵀ` (n×n) and `Γ₂ = W₂ᵀW₂` (m×m) whose
