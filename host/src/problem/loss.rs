@@ -2,68 +2,19 @@
 //! construction from a specification, and the `μ`-scaling testing aid.
 
 use overlin_core::data;
-use overlin_core::loss::{LogCoshRidge, MatrixSensing, SoftmaxRidge};
+use overlin_core::loss::MatrixSensing;
 use overlin_core::nalgebra::{DMatrix, DVector, Dyn, OMatrix};
 use overlin_core::{
-    DynNet, Evaluation, Loss, LossConstants, LossKind, Real, Rng, RoundingModel, SquaredLoss,
-    StepRule, Tolerance, Trainer, TrainerConfig,
+    DynNet, Evaluation, Loss, LossConstants, LossKind, Real, Rng, RoundingModel, StepRule,
+    Tolerance, Trainer, TrainerConfig,
 };
 
 use super::build::{generate_x, one_hot_from_user, path_name, to_t, UserData};
 use super::{LossInfo, LossName, ProblemSpec, Sizes};
 use crate::Result;
 
-/// One loss of THEORY §9 with `Dyn` sizes, behind a single type so that one
-/// [`Trainer`](overlin_core::Trainer) type serves them all.
-// Built once per run, never moved in a loop: the size difference is harmless.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
-pub enum AnyLoss<T: Real> {
-    /// §9.1 squared regression.
-    Squared(SquaredLoss<T, Dyn, Dyn, Dyn>),
-    /// §9.2 matrix sensing.
-    Sensing(MatrixSensing<T, Dyn, Dyn, Dyn, Dyn>),
-    /// §9.3 log-cosh with ridge.
-    LogCosh(LogCoshRidge<T, Dyn, Dyn, Dyn>),
-    /// §9.4 softmax with ridge.
-    Softmax(SoftmaxRidge<T, Dyn, Dyn, Dyn>),
-}
-
-macro_rules! each_loss {
-    ($self:expr, $l:ident => $e:expr) => {
-        match $self {
-            AnyLoss::Squared($l) => $e,
-            AnyLoss::Sensing($l) => $e,
-            AnyLoss::LogCosh($l) => $e,
-            AnyLoss::Softmax($l) => $e,
-        }
-    };
-}
-
-impl<T: Real> Loss<T, Dyn, Dyn> for AnyLoss<T> {
-    fn kind(&self) -> LossKind {
-        each_loss!(self, l => l.kind())
-    }
-    fn constants(&self) -> &LossConstants<T> {
-        each_loss!(self, l => l.constants())
-    }
-    fn minimizer(&self) -> &OMatrix<T, Dyn, Dyn> {
-        each_loss!(self, l => l.minimizer())
-    }
-    fn evaluate(&mut self, w: &OMatrix<T, Dyn, Dyn>) -> Evaluation<T> {
-        each_loss!(self, l => l.evaluate(w))
-    }
-    fn evaluate_with_gradient(
-        &mut self,
-        w: &OMatrix<T, Dyn, Dyn>,
-        grad: &mut OMatrix<T, Dyn, Dyn>,
-    ) -> Evaluation<T> {
-        each_loss!(self, l => l.evaluate_with_gradient(w, grad))
-    }
-    fn rounding(&self) -> &RoundingModel<T> {
-        each_loss!(self, l => l.rounding())
-    }
-}
+/// One loss of THEORY §9 with `Dyn` sizes: the core's registry.
+pub use overlin_core::loss::AnyLoss;
 
 /// A problem built in one precision.
 #[derive(Clone, Debug)]
@@ -170,11 +121,13 @@ pub(super) fn build_loss<T: Real>(
                     (x, y)
                 }
             };
-            match kind {
-                LossName::Logcosh => AnyLoss::LogCosh(LogCoshRidge::new(x, y, T::of(spec.gamma))?),
-                LossName::Softmax => AnyLoss::Softmax(SoftmaxRidge::new(x, y, T::of(spec.lambda))?),
-                _ => AnyLoss::Squared(SquaredLoss::new(x, y)?),
-            }
+            let (kind, hyper) = match kind {
+                LossName::Squared => (LossKind::Squared, 0.0),
+                LossName::Logcosh => (LossKind::LogCosh, spec.gamma),
+                LossName::Softmax => (LossKind::Softmax, spec.lambda),
+                LossName::Sensing => (LossKind::Sensing, 0.0),
+            };
+            AnyLoss::from_data(kind, s.n, s.m, x, y, T::of(hyper))?
         }
     };
     Ok(loss)
