@@ -168,7 +168,12 @@ pub fn rounding_allowance<T: Real>(
             * eta
             * eta
             * (k * f * f * d_lambda + (k * cert.local.beta * f * eta + T::one()) * d_gspec);
-    let bound_eval = T::of(BOUND_EVAL_UNITS) * eps * (abs(gap) + eta * cert.local.grad_sq);
+    // Each term of Lemma 2's bound `ĝ − ηg² + (η/2)(ηK_t)g²` (and of
+    // `ρ_t ĝ`, whose terms are smaller when `ηK_t < 2`) is rounded in
+    // proportion to its own size; past `ηK_t = 2` the last one dominates.
+    let bound_eval = T::of(BOUND_EVAL_UNITS)
+        * eps
+        * (abs(gap) + eta * cert.local.grad_sq * (T::one() + half * abs(cert.eta_k_t)));
     first_order + second_order + d_rho * abs(gap) + bound_eval
 }
 
@@ -226,17 +231,31 @@ impl<T: Real> StepCertificate<T> {
     /// [`StepClass::Certified`] step, each with the step's rounding
     /// `allowance` ([`rounding_allowance`]).
     ///
-    /// A step whose certificate, measured gap or allowance is not finite
-    /// (overflow, e.g. a step so large that the run diverges) predicts
-    /// nothing and cannot be violated: the trainer reports it as a
-    /// divergence, not as a false certificate.
+    /// A step with a non-finite number is [`StepClass::NonFinite`], and
+    /// what it proves depends on where the overflow is (THEORY §11,
+    /// docs/ROUNDING.md "Non-finite steps"):
+    ///
+    /// * the certificate or the gap at `t` overflowed: the step predicts
+    ///   nothing and cannot be violated (the trainer reports the run as
+    ///   diverged);
+    /// * the prediction is finite and does not rise above the gap at `t`
+    ///   (Lemma 2's bound `≤ L_t − L*`, i.e. `η K_t ≤ 2`), but the measured
+    ///   next gap is not finite: the bound is broken, a violation. The next
+    ///   loss was certified to be no larger than a loss just evaluated
+    ///   without overflow, so its overflow is not the size of the loss;
+    /// * the prediction is finite but above the gap at `t` (`η K_t > 2`,
+    ///   Lemma 2 allows the loss to grow, possibly past the largest
+    ///   float): the overflow of the next loss cannot be told from its
+    ///   size, so it is a divergence, not a violation;
+    /// * only the allowance overflowed (it depends on the next gradient): the
+    ///   check has no tolerance to be checked with and proves nothing.
     pub fn check(&self, gap: T, next_gap: T, allowance: T) -> StepCheck<T> {
         let ratio = if gap > T::zero() {
             next_gap / gap
         } else {
             T::zero()
         };
-        let finite = [
+        let prediction_finite = [
             self.local.alpha,
             self.local.beta,
             self.local.grad_spec,
@@ -246,15 +265,24 @@ impl<T: Real> StepCertificate<T> {
             self.rho,
             self.descent_bound,
             gap,
-            next_gap,
-            allowance,
         ]
         .iter()
         .all(|x| x.finite());
+        if !(prediction_finite && next_gap.finite() && allowance.finite()) {
+            // A finite bound that does not let the loss rise, followed by a
+            // non-finite loss: broken (see above). Every other overflow
+            // proves nothing either way.
+            let broken = prediction_finite && !next_gap.finite() && self.descent_bound <= gap;
+            return StepCheck {
+                ratio,
+                bound_ratio: T::zero(),
+                holds: !broken,
+                class: StepClass::NonFinite,
+                allowance,
+            };
+        }
         let predicted_decrease = (T::one() - self.rho) * gap;
-        let class = if !finite {
-            StepClass::NonFinite
-        } else if !(self.mu_t > T::zero()) {
+        let class = if !(self.mu_t > T::zero()) {
             StepClass::Trivial
         } else if !self.contraction_applies {
             StepClass::DescentOnly
@@ -263,15 +291,6 @@ impl<T: Real> StepCertificate<T> {
         } else {
             StepClass::Certified
         };
-        if class == StepClass::NonFinite {
-            return StepCheck {
-                ratio,
-                bound_ratio: T::zero(),
-                holds: true,
-                class,
-                allowance,
-            };
-        }
         let descent_ok = next_gap <= self.descent_bound + allowance;
         let (contraction_ok, bound_ratio) = if class == StepClass::Certified {
             let bound = max(self.rho, T::zero()) * gap;
@@ -317,7 +336,9 @@ pub enum StepClass {
     BelowResolution,
     /// `η K_t ≥ 2`: Theorem 1 does not apply, only Lemma 2 was checked.
     DescentOnly,
-    /// The certificate, the measured gap or the allowance overflowed.
+    /// The certificate, the measured gap or the allowance overflowed. Such
+    /// a step is a violation only when a finite bound that does not let the
+    /// loss rise is followed by a non-finite gap ([`StepCertificate::check`]).
     NonFinite,
 }
 

@@ -421,3 +421,59 @@ fn allowance_is_scale_covariant_and_ignores_l_star_for_the_squared_loss() {
         }
     }
 }
+
+/// A non-finite step (THEORY §11): a finite bound that does not let the
+/// loss rise (`η K_t ≤ 2`), followed by a non-finite gap, is a broken
+/// certificate; a finite bound above the current gap (`η K_t > 2`, the loss
+/// may grow past the largest float) followed by overflow is a divergence,
+/// not a violation; a certificate that itself overflowed proves nothing.
+#[test]
+fn non_finite_steps_break_only_a_finite_bound_that_keeps_the_loss_down() {
+    let local = LocalConstants {
+        alpha: 0.5f64,
+        beta: 2.0,
+        grad_spec: 0.3,
+        grad_sq: 1.5,
+    };
+    let (mu, k, gap) = (1.0, 1.0, 2.0);
+    let small = StepCertificate::predict(local, mu, k, gap, 0.05);
+    assert!(small.contraction_applies && small.descent_bound < gap);
+    let finite = small.check(gap, small.rho * gap * 0.9, 1e-12);
+    assert_eq!(finite.class, StepClass::Certified);
+    assert!(finite.holds);
+    for bad in [f64::INFINITY, f64::NAN] {
+        let c = small.check(gap, bad, 1e-12);
+        assert_eq!(c.class, StepClass::NonFinite, "next gap {bad}");
+        assert!(!c.holds, "next gap {bad} after a finite certified bound");
+        // The allowance depends on the next gradient: overflowing with it
+        // does not excuse the step.
+        let c = small.check(gap, bad, f64::INFINITY);
+        assert!(!c.holds, "next gap {bad}, non-finite allowance");
+    }
+    // Only the allowance overflowed: nothing to check with.
+    let c = small.check(gap, small.rho * gap, f64::INFINITY);
+    assert_eq!(c.class, StepClass::NonFinite);
+    assert!(c.holds);
+
+    // η K_t > 2: Lemma 2's finite bound is above the current gap.
+    let large = StepCertificate::predict(local, mu, k, gap, 100.0);
+    assert!(!large.contraction_applies && large.descent_bound.is_finite());
+    assert!(large.descent_bound > gap);
+    let c = large.check(gap, f64::INFINITY, 1e-12);
+    assert_eq!(c.class, StepClass::NonFinite);
+    assert!(c.holds, "overflow above a bound that lets the loss grow");
+    // ...while a finite gap above that bound is still a violation.
+    let c = large.check(gap, large.descent_bound * 2.0, 1e-12);
+    assert_eq!(c.class, StepClass::DescentOnly);
+    assert!(!c.holds);
+
+    // The certificate itself overflowed.
+    let huge = StepCertificate::predict(local, mu, k, gap, 1e200);
+    assert!(!huge.descent_bound.is_finite() || !huge.k_t.is_finite());
+    let c = huge.check(gap, f64::INFINITY, f64::INFINITY);
+    assert_eq!(c.class, StepClass::NonFinite);
+    assert!(c.holds, "an overflowed certificate proves nothing");
+    // So did the gap at t.
+    let c = small.check(f64::INFINITY, f64::INFINITY, 1e-12);
+    assert!(c.holds);
+}

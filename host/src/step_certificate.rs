@@ -18,7 +18,7 @@
 use overlin_core::nalgebra::DMatrix;
 use overlin_core::{DynNet, Loss, Real, Status, StepCertificate, StepRule};
 
-use crate::problem::{AnyLoss, Problem, Typed};
+use crate::problem::{AnyLoss, Class, Problem, Typed};
 use crate::{Error, Result};
 
 /// What THEORY §2–§5 predict for one gradient step, in `f64`.
@@ -65,8 +65,14 @@ pub struct Outcome {
     pub ratio: f64,
     /// Measured over certified, as the core reports it (THEORY §11).
     pub bound_ratio: f64,
-    /// Lemma 2 and (when it applies) Theorem 1 held within rounding.
+    /// Lemma 2 and (for a certified step) Theorem 1 held within rounding.
     pub holds: bool,
+    /// What the check counts as (THEORY §11): only a
+    /// [`Class::Certified`] step's check of Theorem 1 could have failed
+    /// with a wrong certificate.
+    pub class: Class,
+    /// The rounding allowance the step was checked with (docs/ROUNDING.md).
+    pub allowance: f64,
     /// `‖(W₁', W₂') − (W₁ − ηA, W₂ − ηB)‖_F / ‖(ηA, ηB)‖_F`: how far the
     /// caller's next iterate is from the gradient step the prediction is
     /// about, relative to the step's length. Rounding differences between
@@ -247,18 +253,17 @@ impl<T: Real> TypedPrediction<T> {
         // The core's step's allowance, plus the rounding of the gap at the
         // caller's point (which is not the core's next point).
         let allowance = self.allowance + self.loss.gap_error(eval.gap);
+        // The core's check, as in a run: a finite prediction that does not
+        // let the loss rise, followed by a non-finite point, is broken.
         let check = self.cert.check(self.gap, eval.gap, allowance);
-        // The core classes a non-finite gap as `NonFinite` and does not call
-        // it a violation (in a run that is a divergence). Here the caller's
-        // step left a finite prediction for a non-finite point: the
-        // predicted bound is broken.
-        let broken_into_non_finite = !eval.gap.finite() && self.cert.descent_bound.finite();
         Ok(Outcome {
             next_loss: eval.value.to_f64(),
             next_gap: eval.gap.to_f64(),
             ratio: check.ratio.to_f64(),
             bound_ratio: check.bound_ratio.to_f64(),
-            holds: check.holds && !broken_into_non_finite,
+            holds: check.holds,
+            class: Class::from_core(check.class),
+            allowance: check.allowance.to_f64(),
             deviation: self.deviation(&next),
         })
     }

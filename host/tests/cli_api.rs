@@ -186,3 +186,32 @@ fn spectral_target_start_at_scale_one_is_the_minimum() {
     assert_eq!(r.status, RunStatus::Converged);
     assert_eq!(r.iterations, 0);
 }
+
+/// A caller's step checked with `step_certificate` is classed and checked as
+/// the trainer's own (THEORY §11): the gradient step is certified and holds,
+/// a step the wrong way breaks the bound, and a finite bound that keeps the
+/// loss down followed by a non-finite point is a broken certificate.
+#[test]
+fn step_certificate_classes_a_callers_step_as_a_run_would() {
+    use overlin::problem::Class;
+    let p = Problem::build(&spec()).unwrap();
+    let mut pred = p.step_certificate(0.01).unwrap();
+    assert!(pred.prediction.contraction_applies);
+    let (w1, w2) = pred.gradient_step();
+    let ok = pred.check(&w1, &w2).unwrap();
+    assert_eq!(ok.class, Class::Certified);
+    assert!(ok.holds && ok.bound_ratio <= 1.0 && ok.allowance > 0.0);
+    // Twice as far from the start as the certified step, the other way.
+    let (s1, s2) = p.start();
+    let back1 = &s1 * 2.0 - &w1;
+    let back2 = &s2 * 2.0 - &w2;
+    let bad = pred.check(&back1, &back2).unwrap();
+    assert!(!bad.holds && bad.bound_ratio > 1.0, "{bad:?}");
+    let inf = w1.map(|_| f64::INFINITY);
+    let broken = pred.check(&inf, &w2).unwrap();
+    assert_eq!(broken.class, Class::NonFinite);
+    assert!(
+        !broken.holds,
+        "a finite bound followed by a non-finite point"
+    );
+}

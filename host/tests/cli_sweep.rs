@@ -350,9 +350,10 @@ fn resumed_sweep_reports_cells_finished_earlier() {
     assert!(err.contains("1 diverged"), "{err}");
 }
 
-/// One bad cell (`h = 4e9` is a float in TOML, not a
-/// size) is recorded and listed as failed; the other cells run. The same
-/// for each kind of invalid value. A rerun tries the failed cell again.
+/// One bad cell (`h = 4e9` is a float in TOML, not a size; `h = 4000000000`
+/// a size too large for memory) is recorded and listed as failed; the other
+/// cells run. The same for each kind of invalid value. A rerun tries the
+/// failed cell again.
 #[test]
 fn a_bad_cell_is_reported_and_the_others_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -397,6 +398,28 @@ fn a_bad_cell_is_reported_and_the_others_run() {
         "{}",
         stderr(&o)
     );
+    // The same width as an integer is a valid size whose problem does not
+    // fit in memory: that cell fails on the memory check (before allocating
+    // anything), the others run.
+    std::fs::write(
+        p.join("grid.toml"),
+        format!("{base}h = [10, 20, 4000000000]\n"),
+    )
+    .unwrap();
+    let o = overlin(p, &["sweep", "--grid", "grid.toml", "--out", "big"]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 2, "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("cell 2"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("h = 4000000000") && line.contains("of memory, more than the limit"),
+        "{err}"
+    );
+    assert!(err.contains("3 finished now"), "{err}");
+    assert!(err.contains("1 could not be run"), "{err}");
+    assert_eq!(cell_files(&p.join("big")).len(), 3);
     let cases = [
         ("n = [3, 0]\n", "cell 1", "--n is zero"),
         ("tol = [1e-8, -1.0]\n", "cell 1", "--tol must be positive"),

@@ -51,6 +51,7 @@ __all__ = [
     "StepCheck",
     "Problem",
     "STEP_COLUMNS",
+    "STEP_CLASSES",
 ]
 
 __version__ = "0.1.0"
@@ -74,7 +75,19 @@ STEP_COLUMNS = (
     "eta_k_t",
     "contraction_applies",
     "drift",
+    "class",
+    "allowance",
+    "t_eps",
 )
+
+#: The classes of a checked step (THEORY §11), in the order outputs list them.
+#: Only a ``certified`` step's check of Theorem 1 could have failed with a
+#: wrong certificate; ``trivial`` (``alpha_t = 0``, so ``rho_t = 1``: only "the
+#: loss did not rise" was checked), ``below_resolution`` (the rounding
+#: allowance is not small against the predicted decrease: the precision
+#: floor), ``descent_only`` (``eta K_t >= 2``: only Lemma 2 applies) and
+#: ``non_finite`` (overflow) are counted apart.
+STEP_CLASSES = ("certified", "trivial", "below_resolution", "descent_only", "non_finite")
 
 
 @dataclass(frozen=True)
@@ -88,17 +101,34 @@ class Tally:
     violations: int
     """Steps whose bound was violated beyond rounding (0 in a correct run)."""
     worst_ratio: float
-    """Largest measured/certified ratio (at most 1 when every bound held)."""
+    """Largest measured/certified ratio ``(L_{t+1} - L*)/(rho_t (L_t - L*))``
+    over **certified** steps, with no rounding allowance in the denominator
+    (at most 1 up to rounding when every bound held; 0 when no step was
+    certified)."""
     imbalance_checks: int
     """Lemma 3 imbalance-drift checks made (THEORY §7)."""
     imbalance_violations: int
     """Lemma 3 checks that failed."""
     classes: Optional[Dict[str, int]] = None
-    """Checked steps counted by class (THEORY §11), when the core reports them."""
+    """Checked steps counted by class (THEORY §11): the keys of
+    ``STEP_CLASSES`` (``certified``, ``trivial``, ``below_resolution``,
+    ``descent_only``, ``non_finite``)."""
 
     def all_held(self) -> bool:
-        """``True`` when no per-step or Lemma 3 bound was violated."""
+        """``True`` when no per-step or Lemma 3 bound was violated. This says
+        nothing when no step was certified: see :meth:`verdict`."""
         return self.violations == 0 and self.imbalance_violations == 0
+
+    def verdict(self) -> str:
+        """``"violated"`` (a bound was broken), ``"held"`` (none was, and at
+        least one step was certified) or ``"nothing_certified"`` (none was
+        broken, but every check was vacuous: trivial, below resolution,
+        descent only or non-finite), as ``overlin run`` says it."""
+        if not self.all_held():
+            return "violated"
+        if (self.classes or {}).get("certified", 0) == 0:
+            return "nothing_certified"
+        return "held"
 
 
 @dataclass(frozen=True)
@@ -192,9 +222,14 @@ class RunResult:
     Per-step arrays (one entry per step ``t -> t+1``) are in ``steps`` and
     also attributes: ``t, loss, gap, eta, alpha, beta, grad_spec, mu_t, k_t,
     rho, ratio, bound_ratio, holds, next_gap, eta_k_t, contraction_applies,
-    drift`` (see ``STEP_COLUMNS``); ``ratio`` is the achieved
-    ``(L_{t+1} - L*)/(L_t - L*)``, ``bound_ratio`` the measured over the
-    certified bound (THEORY §11).
+    drift, class, allowance, t_eps`` (see ``STEP_COLUMNS``); ``ratio`` is the
+    achieved ``(L_{t+1} - L*)/(L_t - L*)``, ``bound_ratio`` the measured over
+    the certified bound (0 unless the step is certified, THEORY §11),
+    ``class`` the step's class (a string array, values in
+    ``STEP_CLASSES``), ``allowance`` the rounding allowance the step was
+    checked with (docs/ROUNDING.md), ``t_eps`` the further iterations
+    guaranteed by the certificate computed at that iterate (THEORY §8.2;
+    NaN where none was computed or none exists, see ``anytime_every``).
     """
 
     status: str
@@ -297,7 +332,7 @@ class RunResult:
         t = np.append(s["t"], len(s["t"])).astype(float)
         gap = np.append(s["gap"], self.final_gap)
         ax.semilogy(t, gap, label="L - L*", color="black")
-        bound = np.where(s["contraction_applies"], np.maximum(s["rho"], 0.0) * s["gap"], np.nan)
+        bound = np.where(s["class"] == "certified", np.maximum(s["rho"], 0.0) * s["gap"], np.nan)
         ax.semilogy(s["t"] + 1.0, bound, "--", label="certified rho_t (L_t - L*)")
         if self.apriori.certified and self.apriori.rho_bar is not None:
             ax.semilogy(t, self.initial_gap * self.apriori.rho_bar ** t, ":",
@@ -313,10 +348,12 @@ class RunResult:
         ap = (f"eta_bar={a.eta_bar:.4e} rho_bar={a.rho_bar:.4e} T(eps)={a.iterations_to_tol}"
               if a.certified else f"none ({a.reason})")
         t = self.tally
+        classes = " ".join(f"{k}={v}" for k, v in (t.classes or {}).items())
         return (f"RunResult(status={self.status!r}, iterations={self.iterations}, "
-                f"final_gap={self.final_gap:.6e}, steps checked={t.steps_checked}, "
-                f"violations={t.violations}, worst measured/bound={t.worst_ratio:.6f}, "
-                f"a-priori: {ap})")
+                f"final_gap={self.final_gap:.6e}, steps checked={t.steps_checked} "
+                f"({classes}), violations={t.violations}, "
+                f"worst measured/bound over certified steps={t.worst_ratio:.6f}, "
+                f"verdict={t.verdict()}, a-priori: {ap})")
 
 
 @dataclass(frozen=True)
@@ -324,7 +361,15 @@ class StepCheck:
     """The check of one step against its :class:`StepCertificate`."""
 
     holds: bool
-    """Lemma 2 and (when it applies) Theorem 1 held within rounding (THEORY §11)."""
+    """Lemma 2 and (for a ``certified`` step) Theorem 1 held within the
+    rounding allowance (THEORY §11). A finite bound that keeps the loss down
+    (``eta K_t <= 2``) followed by a non-finite next loss does not hold."""
+    cls: str
+    """The step's class, one of ``STEP_CLASSES`` (also readable as
+    ``check.class_`` and ``getattr(check, "class")``): only a ``certified``
+    step's check of Theorem 1 could have failed with a wrong certificate."""
+    allowance: float
+    """The rounding allowance the step was checked with (docs/ROUNDING.md)."""
     ratio: float
     """Achieved ``(L_{t+1} - L*)/(L_t - L*)``."""
     bound_ratio: float
@@ -342,6 +387,16 @@ class StepCheck:
     yet far below 1. Near 1 or above, your step was not the gradient step of
     size ``eta`` that was certified (momentum, another loss, another
     ``eta``), and the prediction does not apply to it."""
+
+    @property
+    def class_(self) -> str:
+        """The step's class (``cls``)."""
+        return self.cls
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "class":
+            return self.cls
+        raise AttributeError(name)
 
 
 class StepCertificate:
@@ -378,7 +433,9 @@ class StepCertificate:
     def check(self, next_W1: np.ndarray, next_W2: np.ndarray) -> StepCheck:
         """Checks the prediction against the iterate your step produced.
         A non-finite next iterate is not an error: the step broke its bound."""
-        return StepCheck(**self._native.check(next_W1, next_W2))
+        d = self._native.check(next_W1, next_W2)
+        d["cls"] = d.pop("class")
+        return StepCheck(**d)
 
     def gradient_step(self) -> Tuple[np.ndarray, np.ndarray]:
         """The core's own gradient step ``(W1 - eta A, W2 - eta B)``."""
@@ -430,8 +487,11 @@ def run(X: np.ndarray, Y: np.ndarray, W1: np.ndarray, W2: np.ndarray, *,
                      precision=precision, rule=rule, iters=int(iters), tol=float(tol),
                      relative=bool(relative), imbalance_every=int(imbalance_every),
                      stall_window=int(stall_window), anytime_every=int(anytime_every))
-    d["tally"] = _tally(json.loads(d.pop("tally_json")))
-    d["apriori"] = _apriori(json.loads(d.pop("apriori_json")))
+    summary = json.loads(d["summary_json"])
+    d["tally"] = _tally(summary["tally"])
+    d["apriori"] = _apriori(summary["apriori"])
+    steps = d["steps"]
+    steps["class"] = np.array(steps["class"], dtype="U16")
     return RunResult(**d)
 
 

@@ -288,6 +288,8 @@ fn to_numpy<'py>(py: Python<'py>, m: &DMatrix<f64>, p: Precision) -> Bound<'py, 
 
 /// `value` as JSON: the host's serialized form, which the Python wrapper
 /// reads with every field the host reports (including fields added later).
+/// A run's tally and a-priori certificate are read from its summary, so
+/// they are serialized once.
 fn json<T: serde::Serialize>(value: &T) -> PyResult<String> {
     serde_json::to_string(value)
         .map_err(|e| PyRuntimeError::new_err(format!("internal error: cannot serialize: {e}")))
@@ -342,9 +344,17 @@ fn steps_dict<'py>(py: Python<'py>, records: &[Record]) -> PyResult<Bound<'py, P
         ("next_gap", col(&|r| r.next_gap)),
         ("eta_k_t", col(&|r| r.eta_k_t)),
         ("drift", col(&|r| r.drift)),
+        ("allowance", col(&|r| r.allowance)),
+        // NaN where no certificate from the iterate was computed (or none exists).
+        ("t_eps", col(&|r| r.t_eps.map_or(f64::NAN, |v| v as f64))),
     ] {
         d.set_item(k, v.into_pyarray(py))?;
     }
+    // Class names (THEORY §11); the wrapper makes them a NumPy string array.
+    d.set_item(
+        "class",
+        records.iter().map(|r| r.class.name()).collect::<Vec<_>>(),
+    )?;
     for (k, v) in [
         (
             "holds",
@@ -384,8 +394,6 @@ fn run_dict<'py>(
     d.set_item("beta0", res.beta0)?;
     d.set_item("setting_note", res.setting_note.clone())?;
     d.set_item("wall_time_s", res.wall_time_s)?;
-    d.set_item("tally_json", json(&res.tally)?)?;
-    d.set_item("apriori_json", json(&res.apriori)?)?;
     d.set_item("sizes", sizes_dict(py, &res.sizes)?)?;
     d.set_item("constants", constants_dict(py, &res.constants)?)?;
     d.set_item("steps", steps_dict(py, records)?)?;
@@ -542,7 +550,9 @@ fn outcome_dict<'py>(py: Python<'py>, o: &Outcome) -> PyResult<Bound<'py, PyDict
     ] {
         d.set_item(k, v)?;
     }
+    d.set_item("allowance", o.allowance)?;
     d.set_item("holds", o.holds)?;
+    d.set_item("class", o.class.name())?;
     Ok(d)
 }
 

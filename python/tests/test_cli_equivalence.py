@@ -26,6 +26,14 @@ def cli_run(bin_, tmp_path, args):
         rows = list(csv.reader(f))
     assert rows[0][:len(CSV_COLUMNS)] == CSV_COLUMNS
     cols = {k: np.array([float(r[i]) for r in rows[1:]]) for i, k in enumerate(CSV_COLUMNS)}
+    # The columns after them, by name: the step's class, its rounding
+    # allowance and T_t(eps) (empty where none was computed).
+    header = rows[0]
+    for k in ("allowance", "t_eps"):
+        i = header.index(k)
+        cols[k] = np.array([float(r[i]) if r[i] else np.nan for r in rows[1:]])
+    i = header.index("class")
+    cols["class"] = np.array([r[i] for r in rows[1:]])
     return summary, cols
 
 
@@ -36,10 +44,14 @@ def assert_same_bits(res, summary, cols):
     assert res.final_loss == summary["final_loss"]
     assert res.tally.steps_checked == summary["tally"]["steps_checked"]
     assert res.tally.violations == summary["tally"]["violations"] == 0
-    for k in CSV_COLUMNS:
+    for k in CSV_COLUMNS + ["allowance", "t_eps"]:
         ours = np.asarray(getattr(res, k), dtype=np.float64)
         # Bit for bit: the CLI writes {:e}, which round-trips an f64.
-        assert np.array_equal(ours, cols[k]), k
+        assert np.array_equal(ours, cols[k], equal_nan=True), k
+    assert list(res.steps["class"]) == list(cols["class"])
+    assert summary["tally"]["classes"] == res.tally.classes
+    counts = {c: int(np.sum(res.steps["class"] == c)) for c in overlin.STEP_CLASSES}
+    assert counts == res.tally.classes
 
 
 def save(tmp_path, **arrays):

@@ -88,3 +88,45 @@ def test_margin_certificate_and_anytime():
     far = overlin.problem(n=6, m=3, h=40, samples=30, init="spectral-target", scale=0.9, seed=2)
     c = far.certify()
     assert not c.apriori.certified and "must fall below" in c.apriori.reason
+
+
+def test_step_classes_tally_and_verdict():
+    # alpha_t = 0 (h < max(n, m)): every step is trivial, nothing certified,
+    # and the result does not claim that a certificate held.
+    narrow = overlin.problem(n=4, m=6, h=3, samples=30, seed=1)
+    res = narrow.run(iters=50)
+    assert res.iterations > 0
+    assert list(np.unique(res.steps["class"])) == ["trivial"]
+    assert res.tally.classes["trivial"] == res.iterations
+    assert res.tally.classes["certified"] == 0 and res.tally.worst_ratio == 0.0
+    assert res.tally.verdict() == "nothing_certified"
+    assert np.all(res.bound_ratio == 0.0)
+    assert "verdict=nothing_certified" in repr(res)
+    # A run to the f32 floor: certified steps, then steps below resolution.
+    p = overlin.problem(n=4, m=3, h=10, samples=30, seed=3, precision="f32")
+    res = p.run(iters=5000, tol=1e-30)
+    cls = res.steps["class"]
+    assert cls.dtype.kind == "U" and set(cls) <= set(overlin.STEP_CLASSES)
+    assert res.tally.classes == {c: int(np.sum(cls == c)) for c in overlin.STEP_CLASSES}
+    assert res.tally.classes["certified"] > 0 and res.tally.classes["below_resolution"] > 0
+    assert res.tally.verdict() == "held"
+    # bound_ratio is reported for certified steps only.
+    assert np.all(res.bound_ratio[cls != "certified"] == 0.0)
+    assert np.all(res.bound_ratio[cls == "certified"] > 0.0)
+    assert np.all(res.allowance > 0.0)
+
+
+def test_t_eps_from_anytime_certificates():
+    # A balanced start near W*: certified from step 0 by the margin term; the
+    # certificate is recomputed every `anytime_every` steps (THEORY §8.2).
+    p = overlin.problem(n=6, m=3, h=40, samples=30, init="spectral-target", scale=0.95, seed=2)
+    res = p.run(anytime_every=5)
+    t_eps = res.t_eps
+    assert t_eps.dtype == np.float64 and len(t_eps) == res.iterations
+    computed = ~np.isnan(t_eps)
+    assert computed[0] and np.all(np.flatnonzero(computed) % 5 == 0)
+    assert np.all(t_eps[computed] >= 0) and np.all(t_eps[computed] == np.round(t_eps[computed]))
+    # The guarantee from step 0 covers the run.
+    assert res.iterations <= t_eps[0]
+    off = p.run(anytime_every=0)
+    assert np.all(np.isnan(off.t_eps))

@@ -41,12 +41,13 @@ def test_numpy_loop_certified_every_step():
         # gradient (a residual computed by cancellation) does not, so the
         # relative difference grows from ~1e-16 toward convergence.
         assert chk.deviation < 1e-9, (t, chk.deviation)
-        if cert.contraction_applies:
-            classes.append("contraction")
+        classes.append(chk.cls)
+        if chk.cls == "certified":
+            assert cert.contraction_applies
             assert chk.bound_ratio <= 1.0
             assert chk.ratio <= cert.rho + 1e-12
         assert chk.next_gap <= cert.descent_bound * (1 + 1e-12) + 1e-300
-    assert len(classes) > 0
+    assert classes.count("certified") > 0
 
 
 def test_prediction_is_the_cores_first_step():
@@ -91,9 +92,37 @@ def test_check_fails_for_a_step_that_breaks_the_bound():
     assert not chk.holds
     assert chk.ratio > 1.0 and chk.bound_ratio > 1.0
     assert chk.deviation == pytest.approx(2.0, rel=1e-6)
-    # A non-finite iterate is a broken bound, not an error.
+    # A non-finite iterate is a broken bound, not an error: the bound was
+    # finite and kept the loss down (eta K_t < 2).
     chk = cert.check(np.full_like(W1, np.inf), W2)
-    assert not chk.holds
+    assert not chk.holds and chk.cls == "non_finite"
+    chk = cert.check(np.full_like(W1, np.nan), W2)
+    assert not chk.holds and chk.cls == "non_finite"
+
+
+def test_step_check_classes():
+    X, Y, W1, W2 = make(seed=6)
+    # The gradient step at a step Theorem 1 covers: certified.
+    cert = overlin.step_certificate(X, Y, W1, W2, 0.01)
+    chk = cert.check(*cert.gradient_step())
+    assert chk.cls == "certified" == chk.class_ == getattr(chk, "class")
+    assert chk.holds and 0.0 < chk.bound_ratio <= 1.0 and chk.allowance > 0.0
+    # Past eta K_t = 2: only Lemma 2 applies, and no bound ratio is reported.
+    big = 3.0 * cert.local_eta
+    cert = overlin.step_certificate(X, Y, W1, W2, big)
+    assert not cert.contraction_applies
+    chk = cert.check(*cert.gradient_step())
+    assert chk.cls == "descent_only" and chk.bound_ratio == 0.0
+    # h < n: alpha_t = 0, rho_t = 1: trivial.
+    rng = np.random.default_rng(7)
+    V1, V2 = 0.5 * rng.standard_normal((6, 3)), 0.5 * rng.standard_normal((3, 4))
+    cert = overlin.step_certificate(X, Y, V1, V2, 0.01)
+    assert cert.alpha == 0.0
+    chk = cert.check(*cert.gradient_step())
+    assert chk.cls == "trivial" and chk.holds
+    # Every class name is one of the five.
+    assert set(overlin.STEP_CLASSES) == {"certified", "trivial", "below_resolution",
+                                         "descent_only", "non_finite"}
 
 
 def test_a_different_step_is_flagged_by_deviation():

@@ -415,6 +415,43 @@ fn check_scale<T: Real>(x: &DMatrix<f64>, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// `true` when `x` with its columns, then its rows, scaled to unit largest
+/// entry has the full column rank the precision `T` resolves (the core's
+/// threshold: `σ_min² > 100 n ε σ_max²`). A diagonal scaling does not change
+/// the exact rank, so then the rank deficiency the core measured comes from
+/// the scale of the entries (one entry of 1e39 among entries of 1), not from
+/// too few or dependent samples.
+fn rescaling_gives_full_rank<T: Real>(x: &DMatrix<f64>) -> bool {
+    let (rows, cols) = x.shape();
+    if rows < cols {
+        return false;
+    }
+    let mut s = x.clone();
+    for mut c in s.column_iter_mut() {
+        let max = c.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+        if max > 0.0 {
+            c /= max;
+        }
+    }
+    for mut r in s.row_iter_mut() {
+        let max = r.iter().fold(0.0f64, |a, &v| a.max(v.abs()));
+        if max > 0.0 {
+            r /= max;
+        }
+    }
+    let sv = s.singular_values();
+    let max = sv.iter().fold(0.0f64, |a, &v| a.max(v));
+    let min = sv.iter().fold(f64::INFINITY, |a, &v| a.min(v));
+    max > 0.0 && min * min > 100.0 * cols as f64 * T::EPSILON.to_f64() * max * max
+}
+
+/// The median magnitude of the entries of `x` (for a message).
+fn median_magnitude(x: &DMatrix<f64>) -> f64 {
+    let mut v: Vec<f64> = x.iter().map(|v| v.abs()).collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// Refuses a file entry that is finite in `f64` but beyond the range of the
 /// working precision `T` (it would become infinite), naming the file, row
 /// and column (1-based, as the readers do).
@@ -461,6 +498,21 @@ pub(super) fn build_typed<T: Real>(
                 "{msg} with {flag} {}: the ridge weight is far from the scale of the data \
                  (or the data are badly scaled); use a {flag} nearer the eigenvalues of X^T X / N",
                 crate::io::short_number(v)
+            ))
+        }
+        // A numerical rank deficiency that rescaling the rows and columns
+        // of X removes is bad scaling, not too few samples.
+        (Error::Input(msg), Some(d))
+            if msg.contains("has rank") && rescaling_gives_full_rank::<T>(&d.x) =>
+        {
+            Error::input(format!(
+                "{}: the data are badly scaled: entries of magnitude up to {} against a median \
+                 of {} leave X^T X more ill-conditioned than {} resolves, so X looks \
+                 rank-deficient although it is not; rescale X (e.g. standardize its columns)",
+                path_name(&spec.x, "X"),
+                crate::io::short_number(d.x.iter().fold(0.0f64, |a, &v| a.max(v.abs()))),
+                crate::io::short_number(median_magnitude(&d.x)),
+                spec.precision.name()
             ))
         }
         // Name the files when the core rejects user data (rank, NaN, labels).

@@ -67,12 +67,14 @@ pub enum Class {
     BelowResolution,
     /// `η K_t ≥ 2`: only Lemma 2 was checked.
     DescentOnly,
-    /// Overflow: nothing was checked.
+    /// Overflow: proves nothing, except that a finite bound that keeps the
+    /// loss from rising, followed by a non-finite loss, is broken.
     NonFinite,
 }
 
 impl Class {
-    pub(super) fn from_core(c: StepClass) -> Self {
+    /// The host's name for a core class.
+    pub(crate) fn from_core(c: StepClass) -> Self {
         match c {
             StepClass::Certified => Self::Certified,
             StepClass::Trivial => Self::Trivial,

@@ -229,7 +229,39 @@ fn extreme_parameters_and_badly_scaled_data_name_the_flag_or_the_file() {
         "1e308,0.5\n0.3,1\n0.2,0.7\n1,0.1\n0.5,0.5\n0.9,0.2\n",
     )
     .unwrap();
+    // One entry far above the others (in range, but X^T X cannot resolve
+    // the rest): numerically rank 1, yet full rank once rescaled.
+    std::fs::write(
+        p.join("one.csv"),
+        "0.3,0.5\n0.3,1e39\n0.2,0.7\n1,0.1\n0.5,0.5\n0.9,0.2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("one32.csv"),
+        "0.3,0.5\n0.3,1e10\n0.2,0.7\n1,0.1\n0.5,0.5\n0.9,0.2\n",
+    )
+    .unwrap();
+    // Truly dependent columns stay a rank deficiency, whatever the scale.
+    std::fs::write(
+        p.join("dup.csv"),
+        "1e30,2e30\n3,6\n2,4\n1,2\n5,10\n9,18\n",
+    )
+    .unwrap();
     let cases: &[(&[&str], &str)] = &[
+        (
+            &["--x", "one.csv", "--y", "y.csv"],
+            "one.csv: the data are badly scaled: entries of magnitude up to 1e39 against a median \
+             of 0.5 leave X^T X more ill-conditioned than f64 resolves",
+        ),
+        (
+            &["--x", "one32.csv", "--y", "y.csv", "--precision", "f32"],
+            "one32.csv: the data are badly scaled: entries of magnitude up to 10000000000 against a \
+             median of 0.5 leave X^T X more ill-conditioned than f32 resolves",
+        ),
+        (
+            &["--x", "dup.csv", "--y", "y.csv"],
+            "X has rank 1 < 2: the loss is not strongly convex (mu = 0); use more samples",
+        ),
         (
             &["--scale", "1e308"],
             "--scale 1e308 with --sigma 1 makes the start overflow f64",
