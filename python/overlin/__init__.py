@@ -88,6 +88,7 @@ STEP_COLUMNS = (
 #: floor), ``descent_only`` (``eta K_t >= 2``: only Lemma 2 applies) and
 #: ``non_finite`` (overflow) are counted apart.
 STEP_CLASSES = ("certified", "trivial", "below_resolution", "descent_only", "non_finite")
+_CLASS_NAMES = np.array(STEP_CLASSES, dtype="U16")
 
 
 @dataclass(frozen=True)
@@ -491,7 +492,7 @@ def run(X: np.ndarray, Y: np.ndarray, W1: np.ndarray, W2: np.ndarray, *,
     d["tally"] = _tally(summary["tally"])
     d["apriori"] = _apriori(summary["apriori"])
     steps = d["steps"]
-    steps["class"] = np.array(steps["class"], dtype="U16")
+    steps["class"] = _CLASS_NAMES[steps["class"]]
     return RunResult(**d)
 
 

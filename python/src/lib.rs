@@ -19,8 +19,8 @@ use numpy::{
     PyUntypedArrayMethods,
 };
 use overlin::problem::{
-    generated_start, CertifyResult, InitName, Kappa, LossName, Precision, Problem, ProblemSpec,
-    Record, RunResult, RunSpec, Sizes, UserMatrices,
+    generated_start, CertifyResult, Class, InitName, Kappa, LossName, Precision, Problem,
+    ProblemSpec, Record, RunResult, RunSpec, Sizes, UserMatrices,
 };
 use overlin::step_certificate::{Outcome, Prediction, StepPrediction};
 use overlin_core::nalgebra::DMatrix;
@@ -317,6 +317,18 @@ fn constants_dict<'py>(
     Ok(d)
 }
 
+/// The index of a class in the order the outputs list them
+/// (`certified, trivial, below_resolution, descent_only, non_finite`).
+fn class_code(c: Class) -> u8 {
+    match c {
+        Class::Certified => 0,
+        Class::Trivial => 1,
+        Class::BelowResolution => 2,
+        Class::DescentOnly => 3,
+        Class::NonFinite => 4,
+    }
+}
+
 /// Per-step arrays of a run, one entry per step.
 fn steps_dict<'py>(py: Python<'py>, records: &[Record]) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -350,10 +362,16 @@ fn steps_dict<'py>(py: Python<'py>, records: &[Record]) -> PyResult<Bound<'py, P
     ] {
         d.set_item(k, v.into_pyarray(py))?;
     }
-    // Class names (THEORY §11); the wrapper makes them a NumPy string array.
+    // Classes (THEORY §11) as their index in `overlin.STEP_CLASSES`; the
+    // wrapper maps them to a NumPy string array (one vectorized lookup, not
+    // a Python string per step).
     d.set_item(
         "class",
-        records.iter().map(|r| r.class.name()).collect::<Vec<_>>(),
+        records
+            .iter()
+            .map(|r| class_code(r.class))
+            .collect::<Vec<u8>>()
+            .into_pyarray(py),
     )?;
     for (k, v) in [
         (

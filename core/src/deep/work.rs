@@ -830,8 +830,12 @@ pub fn deep_rounding_allowance<T: Real>(
     // roundings of its inputs (each relative gp).
     let d_k = T::of(2.0) * T::of_usize(depth + 2) * gp * abs(cert.k_t);
     let d_rho = (mu + mu) * eta * d_lambda + cert.mu_t * eta * eta * d_k;
-    let bound_eval =
-        T::of(BOUND_EVAL_UNITS) * T::of_usize(depth) * eps * (abs(gap) + eta * cert.local.grad_sq);
+    // Lemma 2's last term `(η/2)(ηK_t)g²` is rounded in proportion to its
+    // size, which dominates past `ηK_t = 2` (docs/ROUNDING.md R4).
+    let bound_eval = T::of(BOUND_EVAL_UNITS)
+        * T::of_usize(depth)
+        * eps
+        * (abs(gap) + eta * cert.local.grad_sq * (T::one() + half * abs(cert.eta_k_t)));
     first_order + second_order + d_rho * abs(gap) + bound_eval
 }
 
