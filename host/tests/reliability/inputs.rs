@@ -242,11 +242,7 @@ fn extreme_parameters_and_badly_scaled_data_name_the_flag_or_the_file() {
     )
     .unwrap();
     // Truly dependent columns stay a rank deficiency, whatever the scale.
-    std::fs::write(
-        p.join("dup.csv"),
-        "1e30,2e30\n3,6\n2,4\n1,2\n5,10\n9,18\n",
-    )
-    .unwrap();
+    std::fs::write(p.join("dup.csv"), "1e30,2e30\n3,6\n2,4\n1,2\n5,10\n9,18\n").unwrap();
     let cases: &[(&[&str], &str)] = &[
         (
             &["--x", "one.csv", "--y", "y.csv"],
