@@ -197,6 +197,13 @@ pub enum NoCertificate<T> {
     /// An input is not finite or not positive, or the inputs are inconsistent
     /// (`μ > K`, or `α_imb > λ₁(D₀) + λ₁(−D₀)`).
     InvalidInputs,
+    /// A deep network (`L ≥ 3` layers): an a-priori certificate is open
+    /// (THEORY §13: the products' smallest singular values are not
+    /// controlled by the imbalances); every step is still certified.
+    OpenForDepth {
+        /// The number of layers.
+        depth: u32,
+    },
 }
 
 impl<T: Real> core::fmt::Display for NoCertificate<T> {
@@ -230,6 +237,11 @@ impl<T: Real> core::fmt::Display for NoCertificate<T> {
                  alpha_imb(D0) = {alpha_imb} for every step size"
             ),
             Self::AtMinimum => f.write_str("no a-priori certificate needed: L0 = L*"),
+            Self::OpenForDepth { depth } => write!(
+                f,
+                "no a-priori certificate for a deep network (L = {depth}): it is open for L >= 3 \
+                 (THEORY §13); the per-step certificate applies to every step"
+            ),
             Self::InvalidInputs => {
                 f.write_str("no a-priori certificate: an input is not finite or not positive")
             }

@@ -22,13 +22,16 @@ use crate::scalar::Real;
 /// A network `W = W₁⋯W_L` that the generic trainer can drive (THEORY §1,
 /// §13). Implementations: [`crate::TwoLayer`] and
 /// [`crate::deep::DeepLinear`].
-pub trait Model<T: Real, N: Dim, M: Dim>
+pub trait Model<T: Real, N: Dim, M: Dim>: Clone + core::fmt::Debug
 where
     nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<N, M>,
 {
+    /// The hidden width's dimension type.
+    type Hidden: Dim;
+
     /// The buffers of one step; [`Model::new_work`] is the only place a
     /// model allocates (with run-time sizes).
-    type Work;
+    type Work: Clone + core::fmt::Debug;
 
     /// Checks sizes (non-zero, agreeing) and finiteness of the layers.
     fn validate(&self) -> Result<(), ProblemError>;
@@ -46,6 +49,9 @@ where
     /// there.
     fn evaluate<L: Loss<T, N, M>>(&self, work: &mut Self::Work, loss: &mut L) -> Evaluation<T>;
 
+    /// The product `W` of the last [`Model::evaluate`].
+    fn product(work: &Self::Work) -> &OMatrix<T, N, M>;
+
     /// `G = ∇ℓ(W)` at the last [`Model::evaluate`].
     fn gradient(work: &Self::Work) -> &OMatrix<T, N, M>;
 
@@ -55,8 +61,9 @@ where
     fn prepare(&self, work: &mut Self::Work, local: bool) -> (LocalConstants<T>, StepNorms<T>);
 
     /// `K_t(η)` for a `k`-smooth loss at the iterate of the last
-    /// [`Model::prepare`] (Lemma 2, THEORY §4; Lemma D2, §13).
-    fn smoothness(&self, work: &Self::Work, k: T, eta: T) -> T;
+    /// [`Model::prepare`], whose constants are `local` (Lemma 2, THEORY §4;
+    /// Lemma D2, §13).
+    fn smoothness(&self, work: &Self::Work, local: &LocalConstants<T>, k: T, eta: T) -> T;
 
     /// The step of a rule whose definition depends on the model (THEORY
     /// §13: Local and RateOptimal from this model's `K_t(η)`); `None` to

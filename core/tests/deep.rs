@@ -559,3 +559,248 @@ fn depth_two_agrees_with_two_layer() {
         );
     }
 }
+
+fn squared(n: usize, m: usize, samples: usize, seed: u64) -> AnyLoss {
+    let inst = Instance {
+        loss: 0,
+        n,
+        m,
+        h: 1,
+        depth: 2,
+        samples,
+        seed,
+        sigma: 0.0,
+        std: 1.0,
+        init: 0,
+    };
+    build_loss(&inst, &mut Rng::new(seed)).unwrap()
+}
+
+/// L = 2 through the generic trainer with the deep model is the two-layer
+/// run: with the same constant steps the weights and gaps are the same
+/// bits at every step, and each model's own certificate holds throughout.
+#[test]
+fn depth_two_trainer_trajectory_matches_two_layer() {
+    for (n, h, m) in [(3, 8, 2), (4, 3, 4), (2, 6, 5)] {
+        let mut rng = Rng::new(31);
+        let deep: DynDeep<f64> = DeepInit::Gaussian {
+            sigma: 1.0,
+            std: 0.5,
+        }
+        .sample((Dyn(n), Dyn(h), Dyn(m)), 2, &mut rng)
+        .unwrap();
+        let two = TwoLayer::new(deep.first.clone(), deep.last.clone()).unwrap();
+        let cfg = TrainerConfig {
+            max_iters: 200,
+            imbalance_every: 10,
+            ..Default::default()
+        };
+        let loss = || squared(n, m, 3 * n + 4, 7);
+        let k = loss().constants().k;
+        let rule = StepRule::Constant(0.2 / k);
+        let mut a = Trainer::new(two, loss(), rule, cfg).unwrap();
+        let mut b = Trainer::new(deep, loss(), rule, cfg).unwrap();
+        let mut steps = 0;
+        loop {
+            let (ra, rb) = (a.step(), b.step());
+            let (Some(ra), Some(rb)) = (ra, rb) else {
+                assert_eq!(a.status(), b.status());
+                break;
+            };
+            steps += 1;
+            assert_eq!(ra.gap.to_bits(), rb.gap.to_bits(), "gap at t = {}", ra.t);
+            assert_eq!(ra.next_gap.to_bits(), rb.next_gap.to_bits());
+            assert_eq!(ra.eta.to_bits(), rb.eta.to_bits());
+            assert_eq!(a.net().w1, b.net().first, "W1 at t = {}", ra.t);
+            assert_eq!(a.net().w2, b.net().last, "W2 at t = {}", ra.t);
+            // Both K_t are bounds of their own; both must hold.
+            assert!(
+                ra.check.holds && rb.check.holds,
+                "t = {}: {:?} / {:?}",
+                ra.t,
+                ra.check,
+                rb.check
+            );
+        }
+        assert!(steps > 20, "{steps} steps");
+        let (sa, sb) = (a.summary(), b.summary());
+        assert_eq!(sa.tally.violations + sb.tally.violations, 0);
+        assert_eq!(sb.tally.imbalance_violations, 0);
+        assert!(sb.tally.imbalance_checks > 0);
+    }
+}
+
+/// Deep runs through the trainer (THEORY §13): every rule of §6 that is
+/// defined for depth runs from small, balanced and orthogonal starts at
+/// depths 3..5, with widths below and above n, m; no step breaks its
+/// certificate, no imbalance pair drifts beyond its bound, and Local
+/// converges from every start.
+#[test]
+fn deep_trainer_runs_hold_their_certificates() {
+    // The constant step is half the Local step at the start (a fixed
+    // number would be far too large for some depths and scales).
+    let rules = [
+        StepRule::Local,
+        StepRule::RateOptimal,
+        StepRule::armijo(),
+        StepRule::Constant(0.0),
+    ];
+    for (depth, (n, h, m)) in [
+        (3, (3, 8, 2)),
+        (4, (4, 16, 4)),
+        (5, (2, 5, 3)),
+        (3, (4, 3, 2)),
+    ] {
+        for init in [
+            DeepInit::Gaussian {
+                sigma: 0.0,
+                std: 0.3,
+            },
+            DeepInit::Balanced {
+                sigma: 0.0,
+                std: 0.5,
+            },
+            DeepInit::Orthogonal {
+                sigma: 1.0,
+                scale: 0.8,
+            },
+        ] {
+            for rule in rules {
+                let mut rng = Rng::new(depth as u64 * 100 + n as u64);
+                let net: DynDeep<f64> = init
+                    .sample((Dyn(n), Dyn(h), Dyn(m)), depth, &mut rng)
+                    .unwrap();
+                let rule = match rule {
+                    StepRule::Constant(_) => {
+                        let mut probe = squared(n, m, 3 * n + 4, 5);
+                        let k = probe.constants().k;
+                        StepRule::Constant(0.5 * library(&net, &mut probe).local_step(k).unwrap())
+                    }
+                    r => r,
+                };
+                let cfg = TrainerConfig {
+                    max_iters: 3000,
+                    tol: Tolerance::Relative(1e-8),
+                    imbalance_every: 7,
+                    ..Default::default()
+                };
+                let mut tr = Trainer::new(net, squared(n, m, 3 * n + 4, 5), rule, cfg).unwrap();
+                let s = tr.run(&mut ());
+                assert_eq!(
+                    s.tally.violations, 0,
+                    "L = {depth} {init:?} {rule:?}: {:?}",
+                    s.tally
+                );
+                assert_eq!(
+                    s.tally.imbalance_violations, 0,
+                    "L = {depth} {init:?} {rule:?}"
+                );
+                assert!(
+                    !matches!(s.status, Status::Diverged { .. }),
+                    "L = {depth} {init:?} {rule:?}: {:?}",
+                    s.status
+                );
+                assert!(matches!(s.apriori, Err(NoCertificate::OpenForDepth { .. })));
+                let counted: u64 = s.tally.classes.total();
+                assert_eq!(counted, s.iterations as u64, "every step is classified");
+                if rule == StepRule::Local && h >= n.max(m) {
+                    assert!(s.tally.classes.get(StepClass::Certified) > 0);
+                    if matches!(init, DeepInit::Balanced { .. }) {
+                        // The balanced start's product is a random n×m
+                        // matrix whose smallest singular value can be small:
+                        // α_t is then small and the run slow, every step
+                        // still certified.
+                        assert!(
+                            s.final_gap < 1e-2 * s.initial_gap,
+                            "L = {depth} {init:?}: {s:?}"
+                        );
+                    } else {
+                        assert_eq!(s.status, Status::Converged, "L = {depth} {init:?}: {s:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Arora et al. (2019) at depth L: the margin decides, as for two layers.
+#[test]
+fn arora_step_at_depth() {
+    let (n, h, m, depth) = (3, 6, 3, 3);
+    let loss = squared(n, m, 20, 3);
+    let w_star = loss.minimizer().clone();
+    // A balanced start near W* has a positive deficiency margin.
+    let mut rng = Rng::new(2);
+    let far: DynDeep<f64> = DeepInit::Gaussian {
+        sigma: 0.0,
+        std: 0.01,
+    }
+    .sample((Dyn(n), Dyn(h), Dyn(m)), depth, &mut rng)
+    .unwrap();
+    let cfg = TrainerConfig {
+        max_iters: 5,
+        ..Default::default()
+    };
+    let tr = Trainer::new(far, squared(n, m, 20, 3), StepRule::Arora2019, cfg).unwrap();
+    let sv = w_star.clone().svd(false, false).singular_values;
+    let margin = sv.min() - w_star.norm();
+    if margin <= 0.0 {
+        assert!(matches!(
+            tr.status(),
+            Status::RuleUnavailable(RuleUnavailable::AroraMarginNotPositive)
+        ));
+    }
+    let start = overlin_core::rules::StartInfo {
+        distance_to_target: 0.1 * sv.min(),
+        constants: *loss.constants(),
+        loss_kind: LossKind::Squared,
+    };
+    let eta = overlin_core::deep::arora_step(2, &start).unwrap();
+    let c = 0.9 * sv.min();
+    let f = loss.constants().w_star.frobenius;
+    assert!(
+        (eta - c.powi(3) / (49152.0 * f.powi(4))).abs() <= 1e-12 * eta,
+        "L = 2 is THEORY §6.4's formula"
+    );
+    let eta3 = overlin_core::deep::arora_step(3, &start).unwrap();
+    let expect = c.powf(10.0 / 3.0) / (6144.0 * 27.0 * f.powf(14.0 / 3.0));
+    assert!((eta3 - expect).abs() <= 1e-12 * expect);
+}
+
+/// Fixed sizes and depth, f32: the deep trainer without an allocator.
+#[test]
+fn fixed_size_f32_deep_run() {
+    use overlin_core::deep::{DeepNet, Fixed};
+    use overlin_core::nalgebra::Const;
+    let mut rng = Rng::new(4);
+    let net: DeepNet<f32, 4, 16, 4, 1> = DeepInit::Gaussian {
+        sigma: 0.0,
+        std: 0.3,
+    }
+    .sample::<f32, Const<4>, Const<16>, Const<4>, Fixed<1>>((Const, Const, Const), 3, &mut rng)
+    .unwrap();
+    let mut x = overlin_core::nalgebra::SMatrix::<f32, 12, 4>::zeros();
+    rng.fill_gaussian(&mut x, 1.0);
+    let mut theta = overlin_core::nalgebra::SMatrix::<f32, 4, 4>::zeros();
+    rng.fill_gaussian(&mut theta, 0.5);
+    let y = x * theta;
+    let loss = SquaredLoss::new(x, y).unwrap();
+    let cfg = TrainerConfig {
+        max_iters: 2000,
+        tol: Tolerance::Relative(1e-4),
+        ..Default::default()
+    };
+    let mut tr = Trainer::new(net, loss, StepRule::Local, cfg).unwrap();
+    let s = tr.run(&mut ());
+    assert_eq!(s.tally.violations, 0, "{s:?}");
+    assert_eq!(s.status, Status::Converged, "{s:?}");
+    assert!(
+        DeepInit::Gaussian {
+            sigma: 0.0,
+            std: 0.3
+        }
+        .sample::<f32, Const<4>, Const<16>, Const<4>, Fixed<1>>((Const, Const, Const), 4, &mut rng)
+        .is_err(),
+        "a fixed stack refuses another depth"
+    );
+}

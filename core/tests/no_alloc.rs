@@ -214,3 +214,42 @@ fn deep_steps_do_not_allocate() {
         assert_eq!(allocs, 0, "depth {depth}: {allocs} allocations in 40 steps");
     }
 }
+
+/// The generic trainer over a deep network (`Dyn` sizes, depth 4, a vector
+/// of middle layers): no allocation in any step, for every rule defined at
+/// depth, with the imbalance of every pair checked every 7 steps.
+#[test]
+fn deep_trainer_steps_do_not_allocate() {
+    use overlin_core::deep::{DeepInit, DynDeep, Heap};
+    let (n, h, m) = (4, 12, 3);
+    for rule in [
+        StepRule::Local,
+        StepRule::RateOptimal,
+        StepRule::armijo(),
+        StepRule::Constant(1e-3),
+    ] {
+        let (_, loss) = squared_problem(n, h, m, 20);
+        let mut rng = Rng::new(3);
+        let net: DynDeep<f64> = DeepInit::Gaussian {
+            sigma: 0.5,
+            std: 0.4,
+        }
+        .sample::<f64, Dyn, Dyn, Dyn, Heap>((Dyn(n), Dyn(h), Dyn(m)), 4, &mut rng)
+        .unwrap();
+        let cfg = TrainerConfig {
+            max_iters: 60,
+            imbalance_every: 7,
+            ..Default::default()
+        };
+        let mut tr = Trainer::new(net, loss, rule, cfg).unwrap();
+        let (steps, allocs) = allocations_during(|| {
+            let mut k = 0;
+            while tr.step().is_some() {
+                k += 1;
+            }
+            k
+        });
+        assert!(steps > 5, "{rule:?}: {steps} steps ({:?})", tr.status());
+        assert_eq!(allocs, 0, "{rule:?}: {allocs} allocations in {steps} steps");
+    }
+}

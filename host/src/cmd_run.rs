@@ -133,6 +133,12 @@ pub fn format_summary(res: &RunResult) -> String {
         "problem      n={} m={} h={} samples={} precision={}  mu={:.6e} K={:.6e} L*={:.6e}\n",
         z.n, z.m, z.h, z.samples, res.precision, c.mu, c.k, c.l_star
     );
+    if res.depth > 2 {
+        s += &format!(
+            "network      depth L={} (W = W1 ... WL, hidden widths h; THEORY §13)\n",
+            res.depth
+        );
+    }
     if let Some(note) = &res.setting_note {
         s += &format!("note         {note}\n");
     }
@@ -140,6 +146,14 @@ pub fn format_summary(res: &RunResult) -> String {
         "start        L0-L*={:.6e}  alpha0={:.6e} beta0={:.6e} alpha0/beta0={:.6e}\n",
         res.initial_gap, res.alpha0, res.beta0, res.alpha0_over_beta0
     );
+    if res.depth > 2 && !res.alpha_trace.is_empty() {
+        let trace: Vec<String> = res
+            .alpha_trace
+            .iter()
+            .map(|(t, a)| format!("t={t}: {a:.3e}"))
+            .collect();
+        s += &format!("alpha_t      {}\n", trace.join("  "));
+    }
     s += &format!(
         "run          rule={} status={} iterations={} final gap={:.6e} (tol {:.3e})  achieved rate={}  time={:.3}s\n",
         res.rule, status, res.iterations, res.final_gap, res.tol_abs, opt(res.achieved_rate), res.wall_time_s

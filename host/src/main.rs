@@ -119,6 +119,9 @@ struct ProblemCli {
     /// Hidden width h; from --w1 when given.
     #[arg(long, allow_negative_numbers = true)]
     h: Option<usize>,
+    /// Layers L >= 2 of W = W1 W2 ... WL, every hidden width h (THEORY §13).
+    #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
+    depth: usize,
     /// Samples N (sensing: measurements p); from --x when given.
     #[arg(long, allow_negative_numbers = true)]
     samples: Option<usize>,
@@ -198,6 +201,7 @@ impl ProblemCli {
             n: self.n,
             m: self.m,
             h: self.h,
+            depth: self.depth,
             samples: self.samples,
             kappa: self.kappa,
             noise: self.noise,

@@ -55,6 +55,7 @@ where
         + Allocator<M>
         + Allocator<H>,
 {
+    type Hidden = H;
     type Work = DeepWork<T, N, H, M, S>;
 
     fn validate(&self) -> Result<(), ProblemError> {
@@ -78,6 +79,10 @@ where
     fn evaluate<L: Loss<T, N, M>>(&self, work: &mut Self::Work, loss: &mut L) -> Evaluation<T> {
         work.forward(self);
         work.evaluate(loss)
+    }
+
+    fn product(work: &Self::Work) -> &OMatrix<T, N, M> {
+        &work.product
     }
 
     fn gradient(work: &Self::Work) -> &OMatrix<T, N, M> {
@@ -116,7 +121,7 @@ where
         }
     }
 
-    fn smoothness(&self, work: &Self::Work, k: T, eta: T) -> T {
+    fn smoothness(&self, work: &Self::Work, _local: &LocalConstants<T>, k: T, eta: T) -> T {
         work.k_t(k, eta)
     }
 

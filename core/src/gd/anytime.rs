@@ -8,54 +8,69 @@ use crate::apriori::{
 };
 use crate::certificate::StepCertificate;
 use crate::dims::NetAllocator;
-use crate::imbalance::{imbalance_spectrum, ImbalanceSummary};
+use crate::imbalance::ImbalanceSummary;
+use crate::model::Model;
+use crate::net::TwoLayer;
 use crate::loss::Loss;
 use crate::scalar::Real;
 
 use super::{AnytimeRecord, Tolerance, Trainer};
 
-impl<T, N, H, M, L> Trainer<T, N, H, M, L>
+impl<T, N, H, M, L, Mdl> Trainer<T, N, H, M, L, Mdl>
 where
     T: Real,
     N: DimAdd<M>,
     H: nalgebra::Dim,
     M: nalgebra::Dim,
     L: Loss<T, N, M>,
+    Mdl: Model<T, N, M, Hidden = H>,
     DefaultAllocator: NetAllocator<N, H, M>,
 {
-    /// The inputs of Theorem 2 with the given gap and imbalance as the start.
-    pub(super) fn inputs_at(&self, gap: T, imbalance: ImbalanceSummary<T>) -> AprioriInputs<T> {
-        let c = self.loss.constants();
-        let (n, _, m) = self.net.shape();
-        AprioriInputs {
-            mu: c.mu,
-            k: c.k,
-            w_star_spec: c.w_star.spectral,
-            gap0: gap,
-            imbalance,
-            w_star_sigma_min: c.w_star.sigma_min,
-            n,
-            m,
+    /// The certificate of Theorem 2 with the given gap and imbalance as the
+    /// start, or why there is none (for `L ≥ 3` it is open, THEORY §13).
+    pub(super) fn apriori_at(
+        &self,
+        gap: T,
+        imbalance: ImbalanceSummary<T>,
+    ) -> Result<AprioriCertificate<T>, NoCertificate<T>> {
+        match self.inputs_at(gap, imbalance) {
+            Some(inputs) => apriori_certificate(&inputs),
+            None => Err(self.open_for_depth()),
         }
     }
 
-    /// The inputs of Theorem 2 with the current iterate as the start
-    /// (THEORY §8.2): its gap and the imbalance spectrum of its `D`
-    /// (computed here, `O(h(n+m)²)`, no allocation).
-    pub fn inputs_now(&mut self) -> AprioriInputs<T> {
-        let imbalance = imbalance_spectrum(&self.net, &mut self.ws.imbalance);
+    fn open_for_depth(&self) -> NoCertificate<T> {
+        NoCertificate::OpenForDepth {
+            depth: u32::try_from(self.net.depth()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The inputs of Theorem 2 with the given gap and imbalance as the
+    /// start (`None` for a model without them).
+    pub(super) fn inputs_at(&self, gap: T, imbalance: ImbalanceSummary<T>) -> Option<AprioriInputs<T>> {
+        self.net
+            .apriori_inputs(imbalance, gap, self.loss.constants())
+    }
+
+    /// The inputs of Theorem 2 at the current iterate (THEORY §8.2), `None`
+    /// for a model without an a-priori certificate.
+    fn inputs_now_opt(&mut self) -> Option<AprioriInputs<T>> {
+        let (imbalance, _) = self.net.imbalance(&mut self.ws, None);
         self.inputs_at(self.eval.gap, imbalance)
     }
 
     /// The certificate of Theorem 2 (with the margin of §8.1) for the rest
     /// of the run from the current iterate (THEORY §8.2): GD has no memory,
-    /// so the current `W₁, W₂` serve as a start. One imbalance spectrum and
+    /// so the current weights serve as a start. One imbalance spectrum and
     /// one monotone search; no allocation, and the iterates are untouched.
     /// With it, [`AprioriCertificate::iterations_for`] at the current gap
-    /// gives `T_t(ε)`.
+    /// gives `T_t(ε)`. For a deep network (`L ≥ 3`) there is none yet
+    /// ([`NoCertificate::OpenForDepth`], THEORY §13).
     pub fn certificate_now(&mut self) -> Result<AprioriCertificate<T>, NoCertificate<T>> {
-        let inputs = self.inputs_now();
-        apriori_certificate(&inputs)
+        match self.inputs_now_opt() {
+            Some(inputs) => apriori_certificate(&inputs),
+            None => Err(self.open_for_depth()),
+        }
     }
 
     /// `ε` on the gap that [`TrainerConfig::tol`] means for this run.
@@ -70,10 +85,10 @@ where
     /// for a constant step, the one for that very step (then every step of
     /// the run is exactly `η̄`); otherwise the best one.
     pub(super) fn anytime_now(&mut self) -> AnytimeRecord<T> {
-        let inputs = self.inputs_now();
-        let certificate = match self.rule.fixed_step() {
-            Some(eta) => certificate_for_step(&inputs, eta),
-            None => apriori_certificate(&inputs),
+        let certificate = match (self.inputs_now_opt(), self.rule.fixed_step()) {
+            (Some(inputs), Some(eta)) => certificate_for_step(&inputs, eta),
+            (Some(inputs), None) => apriori_certificate(&inputs),
+            (None, _) => Err(self.open_for_depth()),
         };
         let remaining = certificate
             .ok()
@@ -148,6 +163,35 @@ where
             if r > self.anytime.worst_ratio || !r.finite() {
                 self.anytime.worst_ratio = r;
             }
+        }
+    }
+}
+
+impl<T, N, H, M, L> Trainer<T, N, H, M, L, TwoLayer<T, N, H, M>>
+where
+    T: Real,
+    N: DimAdd<M>,
+    H: nalgebra::Dim,
+    M: nalgebra::Dim,
+    L: Loss<T, N, M>,
+    DefaultAllocator: NetAllocator<N, H, M>,
+{
+    /// The inputs of Theorem 2 with the current iterate as the start
+    /// (THEORY §8.2): its gap and the imbalance spectrum of its `D`
+    /// (computed here, `O(h(n+m)²)`, no allocation).
+    pub fn inputs_now(&mut self) -> AprioriInputs<T> {
+        let (imbalance, _) = self.net.imbalance(&mut self.ws, None);
+        let c = self.loss.constants();
+        let (n, _, m) = self.net.shape();
+        AprioriInputs {
+            mu: c.mu,
+            k: c.k,
+            w_star_spec: c.w_star.spectral,
+            gap0: self.eval.gap,
+            imbalance,
+            w_star_sigma_min: c.w_star.sigma_min,
+            n,
+            m,
         }
     }
 }

@@ -3,13 +3,14 @@
 //! iteration and returns its record; [`Trainer::run`] loops until a stop
 //! condition and hands every record to an [`Observer`].
 
-use nalgebra::{DefaultAllocator, DimAdd, OMatrix, OVector};
+use nalgebra::{DefaultAllocator, DimAdd};
 
 use crate::apriori::{AprioriCertificate, NoCertificate};
 use crate::certificate::CertificateTally;
 use crate::dims::NetAllocator;
-use crate::imbalance::{ImbalanceSummary, ImbalanceWorkspace};
+use crate::imbalance::ImbalanceSummary;
 use crate::loss::{Evaluation, Loss};
+use crate::model::Model;
 use crate::net::TwoLayer;
 use crate::rules::PreparedRule;
 use crate::scalar::Real;
@@ -20,46 +21,33 @@ mod gram;
 mod records;
 mod step;
 mod trainer;
+mod two_layer;
 
 pub use config::{Status, Tolerance, TrainerConfig};
 pub use gram::GRAM_REFRESH;
-use gram::{Bounds, GramState, SpectrumMemory};
+pub use two_layer::TwoLayerWork;
 pub use records::{AnytimeRecord, AnytimeSummary, History, Observer, StepRecord, Summary};
 
-/// Buffers of one iteration, created once.
+/// Certified gradient descent on one problem from one start, for any
+/// [`Model`]: the two-layer network (the default, THEORY §1–§8) or a deep
+/// one ([`crate::deep::DeepLinear`], THEORY §13). The loop, the rules, the
+/// check, the tally, the observer and the statuses are the same for both.
 #[derive(Clone, Debug)]
-struct Workspace<T: Real, N: DimAdd<M>, H: nalgebra::Dim, M: nalgebra::Dim>
-where
+pub struct Trainer<
+    T: Real,
+    N: DimAdd<M>,
+    H: nalgebra::Dim,
+    M: nalgebra::Dim,
+    L: Loss<T, N, M>,
+    Mdl: Model<T, N, M, Hidden = H> = TwoLayer<T, N, H, M>,
+> where
     DefaultAllocator: NetAllocator<N, H, M>,
 {
-    p: OMatrix<T, N, M>,
-    g: OMatrix<T, N, M>,
-    a: OMatrix<T, N, H>,
-    b: OMatrix<T, H, M>,
-    gram_n: OMatrix<T, N, N>,
-    gram_m: OMatrix<T, M, M>,
-    eig_n: OVector<T, N>,
-    eig_m: OVector<T, M>,
-    trial: TwoLayer<T, N, H, M>,
-    imbalance: ImbalanceWorkspace<T, N, H, M>,
-    grams: GramState<T, N, M>,
-    spectra: SpectrumMemory<T, N, M>,
-    /// Proven bounds on the extremes of `Γ₁`, `Γ₂` and the gradient's Gram
-    /// at large sizes ([`kernels::sym_bounds`]).
-    bounds: Bounds<T>,
-}
-
-/// Certified gradient descent on one problem from one start.
-#[derive(Clone, Debug)]
-pub struct Trainer<T: Real, N: DimAdd<M>, H: nalgebra::Dim, M: nalgebra::Dim, L: Loss<T, N, M>>
-where
-    DefaultAllocator: NetAllocator<N, H, M>,
-{
-    net: TwoLayer<T, N, H, M>,
+    net: Mdl,
     loss: L,
     rule: PreparedRule<T>,
     config: TrainerConfig<T>,
-    ws: Workspace<T, N, H, M>,
+    ws: Mdl::Work,
     t: usize,
     eval: Evaluation<T>,
     initial_gap: T,
@@ -79,4 +67,5 @@ where
     anytime_cert: Option<AprioriCertificate<T>>,
     /// The chained bound `B_t` of [`AnytimeSummary`] at the current iterate.
     anytime_bound: T,
+    _hidden: core::marker::PhantomData<H>,
 }

@@ -2,159 +2,54 @@
 
 use nalgebra::{DefaultAllocator, DimAdd};
 
-use crate::certificate::{
-    rounding_allowance, LocalConstants, LossRounding, StepCertificate, StepCheck, StepNorms,
-    StepShape,
-};
+use crate::certificate::{LocalConstants, LossRounding, StepCertificate, StepCheck};
 use crate::dims::NetAllocator;
-use crate::imbalance::{imbalance_spectrum, ImbalanceSummary};
+use crate::imbalance::ImbalanceSummary;
 use crate::kernels;
-use crate::linalg::{gram_cols, gram_rows};
 use crate::loss::{Evaluation, Loss};
-use crate::rules::RuleContext;
-use crate::scalar::{pos, sqrt, Real};
+use crate::model::Model;
+use crate::rules::{Probe, RuleContext};
+use crate::scalar::{sqrt, Real};
 
-use super::{SpectrumMemory, Status, StepRecord, Trainer};
+use super::{Status, StepRecord, Trainer};
 
-impl<T, N, H, M, L> Trainer<T, N, H, M, L>
+/// The model's answers to a rule ([`Probe`]): its own `K_t(η)` (THEORY §4
+/// for two layers, §13 for `L`) and the loss after a trial step.
+struct ModelProbe<'a, T: Real, N: nalgebra::Dim, M: nalgebra::Dim, Mdl: Model<T, N, M>, L>
+where
+    DefaultAllocator: nalgebra::allocator::Allocator<N, M>,
+{
+    net: &'a Mdl,
+    ws: &'a mut Mdl::Work,
+    loss: &'a mut L,
+    local: LocalConstants<T>,
+    k: T,
+}
+
+impl<T: Real, N: nalgebra::Dim, M: nalgebra::Dim, Mdl: Model<T, N, M>, L: Loss<T, N, M>> Probe<T>
+    for ModelProbe<'_, T, N, M, Mdl, L>
+where
+    DefaultAllocator: nalgebra::allocator::Allocator<N, M>,
+{
+    fn smoothness(&mut self, eta: T) -> T {
+        self.net.smoothness(self.ws, &self.local, self.k, eta)
+    }
+
+    fn trial_loss(&mut self, eta: T) -> T {
+        self.net.trial_loss(self.ws, self.loss, eta)
+    }
+}
+
+impl<T, N, H, M, L, Mdl> Trainer<T, N, H, M, L, Mdl>
 where
     T: Real,
     N: DimAdd<M>,
     H: nalgebra::Dim,
     M: nalgebra::Dim,
     L: Loss<T, N, M>,
+    Mdl: Model<T, N, M, Hidden = H>,
     DefaultAllocator: NetAllocator<N, H, M>,
 {
-    /// Local constants `α_t, β_t, ‖G‖₂, g²` at the current iterate (THEORY §2).
-    /// Uses `A`, `B`, `G` and `P` from the workspace, which must be current.
-    ///
-    /// `α_t, β_t` come from the extreme eigenvalues of the carried Grams
-    /// ([`GramState`]); `‖G‖₂² = λ_max` of the smaller of `GᵀG`, `GGᵀ`.
-    pub(super) fn local_constants(&mut self) -> (LocalConstants<T>, StepNorms<T>) {
-        let ws = &mut self.ws;
-        let (n, h, m) = self.net.shape();
-        ws.grams.current(&self.net);
-        ws.gram_n.copy_from(&ws.grams.g1);
-        ws.gram_m.copy_from(&ws.grams.g2);
-        let mem = &mut ws.spectra;
-        let [x1, x2, xg] = mem.extremes;
-        let ((min1, max1), (min2, max2), grad_sq_max) = if n == m && !ws.bounds.applies(0, n) {
-            // All three eigenproblems are n×n: solve them together.
-            gram_cols(&ws.g, &mut ws.grams.gg);
-            let hints = [
-                SpectrumMemory::<T, N, M>::hints(
-                    x1,
-                    mem.gram_n.as_mut_slice(),
-                    ws.gram_n.as_slice(),
-                ),
-                SpectrumMemory::<T, N, M>::hints(
-                    x2,
-                    mem.gram_m.as_mut_slice(),
-                    ws.gram_m.as_slice(),
-                ),
-                SpectrumMemory::<T, N, M>::hints(
-                    xg,
-                    mem.grad_m.as_mut_slice(),
-                    ws.grams.gg.as_slice(),
-                ),
-            ];
-            let [e1, e2, eg] = kernels::sym_extremes3(
-                [
-                    ws.gram_n.as_mut_slice(),
-                    ws.gram_m.as_mut_slice(),
-                    ws.grams.gg.as_mut_slice(),
-                ],
-                [
-                    ws.eig_n.as_mut_slice(),
-                    ws.eig_m.as_mut_slice(),
-                    ws.grams.gg_work.as_mut_slice(),
-                ],
-                n,
-                [h >= n, h >= m, false],
-                hints,
-            );
-            (e1, e2, eg)
-        } else {
-            let e1 = SpectrumMemory::<T, N, M>::extremes(
-                x1,
-                mem.gram_n.as_mut_slice(),
-                ws.gram_n.as_mut_slice(),
-                ws.eig_n.as_mut_slice(),
-                h >= n,
-                (&mut ws.bounds, 0),
-            );
-            let e2 = SpectrumMemory::<T, N, M>::extremes(
-                x2,
-                mem.gram_m.as_mut_slice(),
-                ws.gram_m.as_mut_slice(),
-                ws.eig_m.as_mut_slice(),
-                h >= m,
-                (&mut ws.bounds, 1),
-            );
-            let eg = if m <= n {
-                gram_cols(&ws.g, &mut ws.gram_m);
-                SpectrumMemory::<T, N, M>::extremes(
-                    xg,
-                    mem.grad_m.as_mut_slice(),
-                    ws.gram_m.as_mut_slice(),
-                    ws.eig_m.as_mut_slice(),
-                    false,
-                    (&mut ws.bounds, 2),
-                )
-            } else {
-                gram_rows(&ws.g, &mut ws.gram_n);
-                SpectrumMemory::<T, N, M>::extremes(
-                    xg,
-                    mem.grad_n.as_mut_slice(),
-                    ws.gram_n.as_mut_slice(),
-                    ws.eig_n.as_mut_slice(),
-                    false,
-                    (&mut ws.bounds, 2),
-                )
-            };
-            (e1, e2, eg)
-        };
-        ws.spectra.extremes = [Some((min1, max1)), Some((min2, max2)), Some(grad_sq_max)];
-        let grad_sq_max = grad_sq_max.1;
-        // σ_n(W₁)² is 0 when h < n (rank), likewise σ_m(W₂)² (THEORY §1).
-        let a1 = if h >= n { pos(min1) } else { T::zero() };
-        let a2 = if h >= m { pos(min2) } else { T::zero() };
-        let beta = pos(max1) + pos(max2);
-        let grad_spec = sqrt(pos(grad_sq_max));
-        let (a_sq, b_sq) = (
-            kernels::sum_sq(ws.a.as_slice()),
-            kernels::sum_sq(ws.b.as_slice()),
-        );
-        // ‖W₁‖², ‖W₂‖² are the traces of the Grams: O(n + m), no pass over W.
-        let norms = StepNorms {
-            w1: sqrt(pos(ws.grams.g1.trace())),
-            w2: sqrt(pos(ws.grams.g2.trace())),
-            a: sqrt(a_sq),
-            b: sqrt(b_sq),
-            beta,
-            ..StepNorms::default()
-        };
-        ws.grams.prepare(&ws.g, &ws.p);
-        (
-            LocalConstants {
-                alpha: a1 + a2,
-                beta,
-                grad_spec,
-                grad_sq: a_sq + b_sq,
-            },
-            norms,
-        )
-    }
-
-    pub(super) fn product_spec(&mut self) -> T {
-        let ws = &mut self.ws;
-        let m = ws.p.ncols();
-        gram_cols(&ws.p, &mut ws.gram_m);
-        let (_, lmax) =
-            kernels::sym_extremes(ws.gram_m.as_mut_slice(), m, ws.eig_m.as_mut_slice(), false);
-        sqrt(pos(lmax))
-    }
-
     /// One iteration. Returns `None` when the run has already ended.
     ///
     /// An interrupt ([`crate::cancel::request`]) ends the run
@@ -175,54 +70,13 @@ where
             } else {
                 None
             };
-        let (n, h, m) = self.net.shape();
-        // A = G W₂ᵀ, B = W₁ᵀ G (THEORY §1).
-        kernels::mm_nt(
-            self.ws.a.as_mut_slice(),
-            self.ws.g.as_slice(),
-            self.net.w2.as_slice(),
-            n,
-            m,
-        );
-        kernels::mm_tn(
-            self.ws.b.as_mut_slice(),
-            self.net.w1.as_slice(),
-            self.ws.g.as_slice(),
-            h,
-            n,
-        );
         let constants = *self.loss.constants();
         let needs_local = self.config.certify || self.rule.fixed_step().is_none();
-        let (local, mut norms) = if needs_local {
-            self.local_constants()
-        } else {
-            let (a_sq, b_sq) = (
-                kernels::sum_sq(self.ws.a.as_slice()),
-                kernels::sum_sq(self.ws.b.as_slice()),
-            );
-            // No Grams without the local constants: the norms the
-            // allowance of the divergence test needs come from the weights
-            // (β_t bounded by ‖W₁‖² + ‖W₂‖²).
-            let w1 = kernels::sum_sq(self.net.w1.as_slice());
-            let w2 = kernels::sum_sq(self.net.w2.as_slice());
-            (
-                LocalConstants {
-                    grad_sq: a_sq + b_sq,
-                    ..LocalConstants::default()
-                },
-                StepNorms {
-                    w1: sqrt(w1),
-                    w2: sqrt(w2),
-                    a: sqrt(a_sq),
-                    b: sqrt(b_sq),
-                    beta: w1 + w2,
-                    ..StepNorms::default()
-                },
-            )
-        };
+        // The layers' gradients (THEORY §1, §13) and the local constants.
+        let (local, mut norms) = self.net.prepare(&mut self.ws, needs_local);
         norms.grad = self.grad_norm;
         let product_spec = if self.rule.rule().needs_product_norm() {
-            self.product_spec()
+            self.net.product_spec(&mut self.ws)
         } else {
             T::zero()
         };
@@ -243,14 +97,19 @@ where
                 rule,
                 ..
             } = self;
-            let mut trial_loss = |eta: T| -> T {
-                ws.trial.copy_from(net);
-                kernels::axpy(ws.trial.w1.as_mut_slice(), -eta, ws.a.as_slice());
-                kernels::axpy(ws.trial.w2.as_mut_slice(), -eta, ws.b.as_slice());
-                ws.trial.product_into(&mut ws.p);
-                loss.evaluate(&ws.p).value
-            };
-            rule.step(&ctx, &mut trial_loss)
+            match net.own_step(ws, &rule.rule(), constants.k) {
+                Some(eta) => eta,
+                None => rule.step_with(
+                    &ctx,
+                    &mut ModelProbe {
+                        net,
+                        ws,
+                        loss,
+                        local,
+                        k: constants.k,
+                    },
+                ),
+            }
         };
         let eta = match eta {
             Ok(eta) => eta,
@@ -269,10 +128,9 @@ where
             self.status = Status::Stopped;
             return None;
         }
-        let cert = StepCertificate::predict(local, constants.mu, constants.k, self.eval.gap, eta);
-        let moved1 = kernels::axpy_moved(self.net.w1.as_mut_slice(), -eta, self.ws.a.as_slice());
-        let moved2 = kernels::axpy_moved(self.net.w2.as_mut_slice(), -eta, self.ws.b.as_slice());
-        if !(moved1 || moved2) {
+        let k_t = self.net.smoothness(&self.ws, &local, constants.k, eta);
+        let cert = StepCertificate::with_smoothness(local, constants.mu, k_t, self.eval.gap, eta);
+        if !self.net.apply(&mut self.ws, eta) {
             // Every weight rounded back to itself (a step far below the
             // resolution of the weights, e.g. ‖W₁‖ ≈ 1e30 against ‖W₂‖ ≈ 1):
             // the iterate cannot move, which is the precision floor, not a
@@ -281,13 +139,9 @@ where
             self.status = Status::Stalled;
             return None;
         }
-        // The carried Grams follow the step (or go stale when no local
-        // constants were computed for it).
-        self.ws.grams.advance(eta);
-        self.net.product_into(&mut self.ws.p);
         let before = self.eval;
-        self.eval = self.loss.evaluate_with_gradient(&self.ws.p, &mut self.ws.g);
-        self.grad_norm = sqrt(kernels::sum_sq(self.ws.g.as_slice()));
+        self.eval = self.net.evaluate(&mut self.ws, &mut self.loss);
+        self.grad_norm = sqrt(kernels::sum_sq(Mdl::gradient(&self.ws).as_slice()));
         norms.next_grad = self.grad_norm;
         self.drift += eta * eta * local.grad_sq;
         let rounding = LossRounding {
@@ -295,13 +149,13 @@ where
             next_gap: self.loss.gap_error(self.eval.gap),
             grad: self.loss.gradient_error(norms.grad, before.gap),
         };
-        let allowance = rounding_allowance(
+        let allowance = self.net.allowance(
+            &self.ws,
             &cert,
             constants.mu,
             constants.k,
             eta,
             before.gap,
-            StepShape { n, h, m },
             &norms,
             &rounding,
         );
@@ -326,8 +180,6 @@ where
         let imbalance = if self.config.imbalance_every > 0
             && self.t.is_multiple_of(self.config.imbalance_every)
         {
-            // Exact Grams again after every imbalance spectrum.
-            self.ws.grams.invalidate();
             self.check_imbalance()
         } else {
             None
@@ -352,21 +204,17 @@ where
         })
     }
 
-    /// Lemma 3 (THEORY §7): since the last spectrum, `α_imb` fell and the
-    /// extreme eigenvalues rose by at most the accumulated `Σ η² g²`.
-    /// `None` (nothing checked) when an interrupt cut the spectrum short.
+    /// Lemma 3 (THEORY §7; for every pair `D_j`, §13): the imbalance moved
+    /// no further than the drift accumulated since the last spectrum allows
+    /// (the model says how). `None` (nothing checked) when an interrupt cut
+    /// the spectrum short.
     pub(super) fn check_imbalance(&mut self) -> Option<ImbalanceSummary<T>> {
-        let now = imbalance_spectrum(&self.net, &mut self.ws.imbalance);
+        let before = self.last_imbalance;
+        let budget = self.drift - self.drift_at_last_imbalance;
+        let (now, ok) = self.net.imbalance(&mut self.ws, Some((before, budget)));
         if crate::cancel::requested() {
             return None;
         }
-        let before = self.last_imbalance;
-        let budget = self.drift - self.drift_at_last_imbalance;
-        let scale = before.lambda_max + before.neg_lambda_max + budget;
-        let tol = T::of(64.0) * T::of_usize(self.net.shape().1) * T::EPSILON * (scale + T::one());
-        let ok = now.alpha_imb + budget + tol >= before.alpha_imb
-            && now.lambda_max <= before.lambda_max + budget + tol
-            && now.neg_lambda_max <= before.neg_lambda_max + budget + tol;
         self.tally.imbalance_checks += 1;
         if !ok {
             self.tally.imbalance_violations += 1;

@@ -2,31 +2,29 @@
 
 use core::mem::MaybeUninit;
 
-use nalgebra::{DefaultAllocator, DimAdd, OMatrix, OVector, U1};
+use nalgebra::{DefaultAllocator, DimAdd};
 
-use crate::apriori::{apriori_certificate, AprioriCertificate};
+use crate::apriori::AprioriCertificate;
 use crate::certificate::CertificateTally;
 use crate::dims::NetAllocator;
 use crate::error::ProblemError;
-use crate::imbalance::{imbalance_spectrum, ImbalanceSummary, ImbalanceWorkspace};
+use crate::imbalance::ImbalanceSummary;
 use crate::kernels;
 use crate::loss::{Evaluation, Loss};
-use crate::net::TwoLayer;
+use crate::model::Model;
 use crate::rules::{PreparedRule, StartInfo, StepRule};
 use crate::scalar::{sqrt, Real};
 
-use super::{
-    AnytimeSummary, Bounds, GramState, Observer, SpectrumMemory, Status, Summary, Tolerance,
-    Trainer, TrainerConfig, Workspace,
-};
+use super::{AnytimeSummary, Observer, Status, Summary, Tolerance, Trainer, TrainerConfig};
 
-impl<T, N, H, M, L> Trainer<T, N, H, M, L>
+impl<T, N, H, M, L, Mdl> Trainer<T, N, H, M, L, Mdl>
 where
     T: Real,
     N: DimAdd<M>,
     H: nalgebra::Dim,
     M: nalgebra::Dim,
     L: Loss<T, N, M>,
+    Mdl: Model<T, N, M, Hidden = H>,
     DefaultAllocator: NetAllocator<N, H, M>,
 {
     /// Sets up a run: evaluates the start, the imbalance of `D₀`, the
@@ -37,13 +35,13 @@ where
     /// finite. A rule that does not apply to this start is not an error: the
     /// run ends at once with [`Status::RuleUnavailable`].
     pub fn new(
-        net: TwoLayer<T, N, H, M>,
+        net: Mdl,
         loss: L,
         rule: StepRule<T>,
         config: TrainerConfig<T>,
     ) -> Result<Self, ProblemError> {
         Self::check(&net, &loss, &config)?;
-        let mut this = Self::blank(net, loss, config);
+        let mut this = Self::blank(net, loss, config)?;
         this.start(rule)?;
         Ok(this)
     }
@@ -55,13 +53,13 @@ where
     /// while it is built. On an error the slot is left uninitialized.
     pub fn new_in(
         slot: &mut MaybeUninit<Self>,
-        net: TwoLayer<T, N, H, M>,
+        net: Mdl,
         loss: L,
         rule: StepRule<T>,
         config: TrainerConfig<T>,
     ) -> Result<&mut Self, ProblemError> {
         Self::check(&net, &loss, &config)?;
-        match slot.write(Self::blank(net, loss, config)).start(rule) {
+        match slot.write(Self::blank(net, loss, config)?).start(rule) {
             // SAFETY: `write` above initialized the slot.
             Ok(()) => Ok(unsafe { slot.assume_init_mut() }),
             Err(e) => {
@@ -74,12 +72,12 @@ where
 
     /// The checks of [`Trainer::new`] that need no buffers.
     pub(super) fn check(
-        net: &TwoLayer<T, N, H, M>,
+        net: &Mdl,
         loss: &L,
         config: &TrainerConfig<T>,
     ) -> Result<(), ProblemError> {
-        TwoLayer::validate(&net.w1, &net.w2)?;
-        let (nd, md) = (net.w1.nrows(), net.w2.ncols());
+        net.validate()?;
+        let (nd, _, md) = net.shape();
         let (ln, lm) = loss.minimizer().shape();
         if (ln, lm) != (nd, md) {
             return Err(ProblemError::ShapeMismatch {
@@ -107,25 +105,9 @@ where
     /// The trainer's fields with zero buffers and stand-ins for what
     /// [`Trainer::start`] computes.
     #[inline(always)]
-    pub(super) fn blank(net: TwoLayer<T, N, H, M>, loss: L, config: TrainerConfig<T>) -> Self {
-        let (nd, hd) = net.w1.shape_generic();
-        let (_, md) = net.w2.shape_generic();
-        let ws = Workspace {
-            p: OMatrix::zeros_generic(nd, md),
-            g: OMatrix::zeros_generic(nd, md),
-            a: OMatrix::zeros_generic(nd, hd),
-            b: OMatrix::zeros_generic(hd, md),
-            gram_n: OMatrix::zeros_generic(nd, nd),
-            gram_m: OMatrix::zeros_generic(md, md),
-            eig_n: OVector::zeros_generic(nd, U1),
-            eig_m: OVector::zeros_generic(md, U1),
-            trial: TwoLayer::zeros_generic(nd, hd, md),
-            imbalance: ImbalanceWorkspace::new(nd, hd, md),
-            grams: GramState::new(nd, md, hd.value()),
-            spectra: SpectrumMemory::new(nd, md),
-            bounds: Bounds::new([nd.value(), md.value(), nd.value().min(md.value())]),
-        };
-        Self {
+    pub(super) fn blank(net: Mdl, loss: L, config: TrainerConfig<T>) -> Result<Self, ProblemError> {
+        let ws = net.new_work()?;
+        Ok(Self {
             net,
             loss,
             rule: PreparedRule::placeholder(),
@@ -147,35 +129,41 @@ where
             anytime: AnytimeSummary::default(),
             anytime_cert: None,
             anytime_bound: T::zero(),
-        }
+            _hidden: core::marker::PhantomData,
+        })
     }
 
     /// Evaluates the start, its imbalance and a-priori certificate, and
     /// prepares the rule (what [`Trainer::new`] does once the buffers exist).
     pub(super) fn start(&mut self, rule: StepRule<T>) -> Result<(), ProblemError> {
-        let ws = &mut self.ws;
-        self.net.product_into(&mut ws.p);
-        let eval = self.loss.evaluate_with_gradient(&ws.p, &mut ws.g);
-        self.grad_norm = sqrt(kernels::sum_sq(ws.g.as_slice()));
+        let eval = self.net.evaluate(&mut self.ws, &mut self.loss);
+        self.grad_norm = sqrt(kernels::sum_sq(Mdl::gradient(&self.ws).as_slice()));
         let constants = *self.loss.constants();
-        let initial_imbalance = imbalance_spectrum(&self.net, &mut ws.imbalance);
+        let (initial_imbalance, _) = self.net.imbalance(&mut self.ws, None);
         // The spectrum (or the loss's set-up before it) may have been cut
         // short by an interrupt: nothing computed from it is trustworthy.
         if crate::cancel::requested() {
             return Err(ProblemError::Cancelled);
         }
-        // ‖W₁W₂ − W*‖ for the rules defined by the start.
+        // ‖W − W*‖ for the rules defined by the start.
         let distance_to_target = sqrt(kernels::sum_sq_diff(
-            ws.p.as_slice(),
+            Mdl::product(&self.ws).as_slice(),
             self.loss.minimizer().as_slice(),
         ));
-        let apriori = apriori_certificate(&self.inputs_at(eval.gap, initial_imbalance));
+        let apriori = self.apriori_at(eval.gap, initial_imbalance);
         let start = StartInfo {
             distance_to_target,
             constants,
             loss_kind: self.loss.kind(),
         };
-        let (rule, status) = match PreparedRule::prepare(rule, &start) {
+        // A rule defined by the start whose step depends on the model
+        // (Arora et al. at depth L) is prepared as that constant step.
+        let prepared = match self.net.own_fixed_step(&rule, &start) {
+            Some(Ok(eta)) => PreparedRule::prepare(StepRule::Constant(eta), &start),
+            Some(Err(why)) => Err(why),
+            None => PreparedRule::prepare(rule, &start),
+        };
+        let (rule, status) = match prepared {
             Ok(r) => (r, Status::Running),
             Err(why) => (
                 PreparedRule::prepare(StepRule::Local, &start)
@@ -208,7 +196,7 @@ where
     }
 
     /// The current network.
-    pub fn net(&self) -> &TwoLayer<T, N, H, M> {
+    pub fn net(&self) -> &Mdl {
         &self.net
     }
 
@@ -258,7 +246,7 @@ where
     }
 
     /// Takes the network and loss back.
-    pub fn into_parts(self) -> (TwoLayer<T, N, H, M>, L) {
+    pub fn into_parts(self) -> (Mdl, L) {
         (self.net, self.loss)
     }
 }

@@ -1,11 +1,13 @@
 //! Constants at the start and the a-priori certificate (THEORY §2–§5,
 //! §8), with the notes for problems outside the paper's setting (THEORY §1).
 
-use overlin_core::{Loss, Real, StepRule};
+use overlin_core::model::Model;
+use overlin_core::nalgebra::Dyn;
+use overlin_core::{Loss, Real, StepRule, Trainer};
 
 use super::loss::loss_info;
 use super::result::margin_of;
-use super::{Apriori, CertifyResult, Sizes, StartConstants, Typed};
+use super::{AnyLoss, Apriori, CertifyResult, Sizes, StartConstants, Typed};
 use crate::Result;
 
 pub(super) fn setting_note(s: Sizes) -> Option<String> {
@@ -66,7 +68,27 @@ pub(super) fn start_and_apriori<T: Real>(
     p: &Typed<T>,
     tol: f64,
 ) -> Result<(StartConstants, Apriori)> {
-    let mut trainer = p.one_step_trainer(StepRule::Local)?;
+    match &p.deep {
+        Some(deep) => constants_of(
+            Trainer::new(
+                deep.clone(),
+                p.loss.clone(),
+                StepRule::Local,
+                Typed::<T>::one_step_config(),
+            )?,
+            p,
+            tol,
+        ),
+        None => constants_of(p.one_step_trainer(StepRule::Local)?, p, tol),
+    }
+}
+
+/// [`start_and_apriori`] from a trainer set up on the start (any model).
+fn constants_of<T: Real, Mdl: Model<T, Dyn, Dyn, Hidden = Dyn>>(
+    mut trainer: Trainer<T, Dyn, Dyn, Dyn, AnyLoss<T>, Mdl>,
+    p: &Typed<T>,
+    tol: f64,
+) -> Result<(StartConstants, Apriori)> {
     let before = trainer.summary();
     let eval = trainer.evaluation();
     let c = *p.loss.constants();

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use overlin_core::data;
+use overlin_core::deep::{DeepInit, DynDeep, Heap};
 use overlin_core::nalgebra::{DMatrix, Dyn};
 use overlin_core::{spectral_balanced, DynNet, Init, Loss, Real, Rng};
 
@@ -66,6 +67,26 @@ impl ProblemSpec {
                     "--{what} is zero; every size must be at least 1"
                 )));
             }
+        }
+        // Deep networks (THEORY §13): at most 64 layers (each an h×h buffer
+        // set), started from a generated start only.
+        check_param((2..=64).contains(&self.depth), || {
+            format!(
+                "--depth must be between 2 and 64 (the number of layers of W1 ... WL), got {}",
+                self.depth
+            )
+        })?;
+        if self.depth >= 3 && (self.w1.is_some() || self.w2.is_some()) {
+            return Err(Error::input(format!(
+                "--w1/--w2 give a two-layer start; with --depth {} the start is generated                  (use --init gaussian|scaled|orthogonal|spectral, --scale, --sigma)",
+                self.depth
+            )));
+        }
+        if self.depth >= 3 && self.init == InitName::SpectralTarget {
+            return Err(Error::input(format!(
+                "--init spectral-target factorizes W* into two layers; with --depth {} use                  --init spectral (a balanced start) or gaussian|scaled|orthogonal",
+                self.depth
+            )));
         }
         check_param(self.noise.is_finite() && self.noise >= 0.0, || {
             format!("--noise must be finite and >= 0, got {}", self.noise)
@@ -539,7 +560,43 @@ pub(super) fn build_typed<T: Real>(
             e => e,
         })?,
     };
-    Ok(Typed { loss, start })
+    let deep = (spec.depth >= 3)
+        .then(|| generated_deep_start::<T>(spec, s))
+        .transpose()?;
+    Ok(Typed { loss, start, deep })
+}
+
+/// The deep start `spec` asks for (THEORY §10 carried to depth, §13), from
+/// the same seeded stream as [`generated_start`]: `gaussian` (entries
+/// `N(0, scale²)`), `scaled` (`N(0, scale²/h)`), `orthogonal` (every layer
+/// orthonormal times `scale`), `spectral` (the balanced start of Arora et
+/// al.: `W_jᵀW_j = W_{j+1}W_{j+1}ᵀ`, product a Gaussian `n×m` with entries
+/// `N(0, scale²/n)`); `sigma` unbalances the first pair.
+pub fn generated_deep_start<T: Real>(spec: &ProblemSpec, s: Sizes) -> Result<DynDeep<T>> {
+    let mut rng = Rng::new(spec.seed ^ 0x9E37_79B9_7F4A_7C15);
+    let init = match spec.init {
+        InitName::Gaussian => DeepInit::Gaussian {
+            sigma: spec.sigma,
+            std: spec.scale,
+        },
+        InitName::Scaled => DeepInit::Gaussian {
+            sigma: spec.sigma,
+            std: spec.scale / (s.h as f64).sqrt(),
+        },
+        InitName::Orthogonal => DeepInit::Orthogonal {
+            sigma: spec.sigma,
+            scale: spec.scale,
+        },
+        InitName::Spectral | InitName::SpectralTarget => DeepInit::Balanced {
+            sigma: spec.sigma,
+            std: spec.scale / (s.n as f64).sqrt(),
+        },
+    };
+    Ok(init.sample::<T, Dyn, Dyn, Dyn, Heap>(
+        (Dyn(s.n), Dyn(s.h), Dyn(s.m)),
+        spec.depth,
+        &mut rng,
+    )?)
 }
 
 /// The start `spec` asks for (THEORY §10), drawn as the CLI draws it: from

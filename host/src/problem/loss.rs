@@ -2,6 +2,7 @@
 //! construction from a specification, and the `μ`-scaling testing aid.
 
 use overlin_core::data;
+use overlin_core::deep::DynDeep;
 use overlin_core::loss::MatrixSensing;
 use overlin_core::nalgebra::{DMatrix, DVector, Dyn, OMatrix};
 use overlin_core::{
@@ -21,8 +22,10 @@ pub use overlin_core::loss::AnyLoss;
 pub struct Typed<T: Real> {
     /// The loss.
     pub loss: AnyLoss<T>,
-    /// The start.
+    /// The start (for `depth = 2`, and the first and last layers' sizes).
     pub start: DynNet<T>,
+    /// The deep start when the problem has `depth ≥ 3` (THEORY §13).
+    pub deep: Option<DynDeep<T>>,
 }
 
 impl<T: Real> Typed<T> {
@@ -35,20 +38,24 @@ impl<T: Real> Typed<T> {
         &self,
         rule: StepRule<T>,
     ) -> Result<Trainer<T, Dyn, Dyn, Dyn, AnyLoss<T>>> {
-        let cfg = TrainerConfig {
+        Ok(Trainer::new(
+            self.start.clone(),
+            self.loss.clone(),
+            rule,
+            Self::one_step_config(),
+        )?)
+    }
+
+    /// The settings of [`Self::one_step_trainer`] (for any model).
+    pub fn one_step_config() -> TrainerConfig<T> {
+        TrainerConfig {
             max_iters: 1,
             tol: Tolerance::Absolute(T::MIN_POSITIVE),
             certify: true,
             imbalance_every: 0,
             stall_window: 0,
             anytime_every: 0,
-        };
-        Ok(Trainer::new(
-            self.start.clone(),
-            self.loss.clone(),
-            rule,
-            cfg,
-        )?)
+        }
     }
 
     /// `(X, Y)` in `f64`, as [`Problem::data`](super::Problem::data).

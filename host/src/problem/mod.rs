@@ -20,7 +20,7 @@ mod result;
 mod run;
 mod spec;
 
-pub use build::{generated_start, memory_estimate, UserMatrices};
+pub use build::{generated_deep_start, generated_start, memory_estimate, UserMatrices};
 pub use loss::{AnyLoss, Typed};
 pub use record::{Class, Classes, Record, RunObserver, Tally, CLASS_COLUMNS, CSV_HEADER};
 pub use result::{Anytime, Apriori, CertifyResult, LossInfo, RunResult, Sizes, StartConstants};

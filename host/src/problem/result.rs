@@ -244,6 +244,10 @@ pub struct CertifyResult {
     pub setting_note: Option<String>,
 }
 
+fn two() -> usize {
+    2
+}
+
 /// The outcome of one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
@@ -289,6 +293,14 @@ pub struct RunResult {
     pub setting_note: Option<String>,
     /// Wall time of the iterations (seconds; excludes building the problem).
     pub wall_time_s: f64,
+    /// Number of layers `L` (2: the two-layer model; THEORY §13 beyond).
+    #[serde(default = "two")]
+    pub depth: usize,
+    /// `(t, α_t)` at `t = 0, 1, 2, 4, 8, …` and the last step: how the local
+    /// PL factor grows from a small start (THEORY §13: `α_t ≈ 0` on the
+    /// plateau near the saddle at 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alpha_trace: Vec<(usize, f64)>,
     /// Every step, when [`RunSpec::keep_records`](super::RunSpec::keep_records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records: Option<Vec<Record>>,

@@ -2,8 +2,9 @@
 
 use std::time::Instant;
 
-use overlin_core::nalgebra::DMatrix;
-use overlin_core::{Loss, Real, StepRecord, Summary, Tolerance, Trainer, TrainerConfig};
+use overlin_core::model::Model;
+use overlin_core::nalgebra::{DMatrix, Dyn};
+use overlin_core::{Loss, Real, StepRecord, Tolerance, Trainer, TrainerConfig};
 
 use super::apriori::start_and_apriori;
 use super::loss::{loss_info, CheckedMu};
@@ -20,8 +21,11 @@ use crate::Result;
 pub struct FinalWeights {
     /// `W1` (`n×h`).
     pub w1: DMatrix<f64>,
-    /// `W2` (`h×m`).
+    /// `W2` (`h×m`); for a deep network, the last layer `W_L`.
     pub w2: DMatrix<f64>,
+    /// The middle layers `W2 … W_{L−1}` of a deep network (empty for two
+    /// layers, when `w1`, `w2` are the first and last layers).
+    pub middle: Vec<DMatrix<f64>>,
 }
 
 fn config<T: Real>(run: &RunSpec) -> TrainerConfig<T> {
@@ -39,6 +43,64 @@ fn config<T: Real>(run: &RunSpec) -> TrainerConfig<T> {
     }
 }
 
+/// What driving a trainer collected from its records.
+struct Drive {
+    records: Option<Vec<Record>>,
+    alpha0_beta0: Option<(f64, f64)>,
+    last_reason: Option<String>,
+    alpha_trace: Vec<(usize, f64)>,
+    wall: f64,
+}
+
+/// Runs `trainer` to its end (any model: two layers or deep), streaming the
+/// records to `observer`.
+fn drive<T: Real, L: Loss<T, Dyn, Dyn>, Mdl: Model<T, Dyn, Dyn, Hidden = Dyn>>(
+    trainer: &mut Trainer<T, Dyn, Dyn, Dyn, L, Mdl>,
+    run: &RunSpec,
+    observer: &mut dyn RunObserver,
+) -> Drive {
+    let mut records = run.keep_records.then(Vec::new);
+    let mut alpha0_beta0: Option<(f64, f64)> = None;
+    let mut last_reason: Option<String> = None;
+    let mut certified = false;
+    let mut alpha_trace = Vec::new();
+    let mut last_alpha: Option<(usize, f64)> = None;
+    let started = Instant::now();
+    trainer.run(&mut |r: &StepRecord<T>| {
+        if let Some(a) = r.anytime {
+            match a.certificate {
+                Ok(_) => certified = true,
+                Err(why) if !certified => last_reason = Some(why.to_string()),
+                Err(_) => {}
+            }
+        }
+        let rec = Record::from_core(r);
+        if alpha0_beta0.is_none() {
+            alpha0_beta0 = Some((rec.alpha, rec.beta));
+        }
+        if r.t == 0 || r.t.is_power_of_two() {
+            alpha_trace.push((r.t, rec.alpha));
+        }
+        last_alpha = Some((r.t, rec.alpha));
+        if let Some(v) = records.as_mut() {
+            v.push(rec);
+        }
+        observer.on_record(&rec) && !crate::interrupted()
+    });
+    if let Some(last) = last_alpha {
+        if alpha_trace.last().map(|&(t, _)| t) != Some(last.0) {
+            alpha_trace.push(last);
+        }
+    }
+    Drive {
+        records,
+        alpha0_beta0,
+        last_reason,
+        alpha_trace,
+        wall: started.elapsed().as_secs_f64(),
+    }
+}
+
 pub(super) fn run_typed<T: Real>(
     p: &Typed<T>,
     run: &RunSpec,
@@ -53,34 +115,37 @@ pub(super) fn run_typed<T: Real>(
         m,
         ..Sizes::default()
     };
-    let mut trainer = Trainer::new(p.start.clone(), loss, rule, config::<T>(run))?;
-    let mut records = run.keep_records.then(Vec::new);
-    let mut alpha0_beta0: Option<(f64, f64)> = None;
-    let mut last_reason: Option<String> = None;
-    let mut certified = false;
-    let started = Instant::now();
-    let summary: Summary<T> = trainer.run(&mut |r: &StepRecord<T>| {
-        if let Some(a) = r.anytime {
-            match a.certificate {
-                Ok(_) => certified = true,
-                Err(why) if !certified => last_reason = Some(why.to_string()),
-                Err(_) => {}
-            }
+    let cfg = config::<T>(run);
+    let (summary, drive, weights) = match &p.deep {
+        Some(deep) => {
+            let mut trainer = Trainer::new(deep.clone(), loss, rule, cfg)?;
+            let drive = drive(&mut trainer, run, observer);
+            let net = trainer.net();
+            let weights = FinalWeights {
+                w1: net.first.map(|v| v.to_f64()),
+                w2: net.last.map(|v| v.to_f64()),
+                middle: net.middle.iter().map(|w| w.map(|v| v.to_f64())).collect(),
+            };
+            (trainer.summary(), drive, weights)
         }
-        let rec = Record::from_core(r);
-        if alpha0_beta0.is_none() {
-            alpha0_beta0 = Some((rec.alpha, rec.beta));
+        None => {
+            let mut trainer = Trainer::new(p.start.clone(), loss, rule, cfg)?;
+            let drive = drive(&mut trainer, run, observer);
+            let weights = FinalWeights {
+                w1: trainer.net().w1.map(|v| v.to_f64()),
+                w2: trainer.net().w2.map(|v| v.to_f64()),
+                middle: Vec::new(),
+            };
+            (trainer.summary(), drive, weights)
         }
-        if let Some(v) = records.as_mut() {
-            v.push(rec);
-        }
-        observer.on_record(&rec) && !crate::interrupted()
-    });
-    let wall = started.elapsed().as_secs_f64();
-    let weights = FinalWeights {
-        w1: trainer.net().w1.map(|v| v.to_f64()),
-        w2: trainer.net().w2.map(|v| v.to_f64()),
     };
+    let Drive {
+        records,
+        alpha0_beta0,
+        last_reason,
+        alpha_trace,
+        wall,
+    } = drive;
     let (alpha0, beta0) = match alpha0_beta0 {
         Some(ab) => ab,
         None => {
@@ -141,7 +206,7 @@ pub(super) fn run_typed<T: Real>(
                 &summary.apriori,
                 summary.initial_gap,
                 T::of(tol_abs),
-                margin_of(trainer.loss().constants(), sizes),
+                margin_of(p.loss.constants(), sizes),
             ),
             anytime: Anytime {
                 anytime_last_reason: last_reason,
@@ -155,6 +220,8 @@ pub(super) fn run_typed<T: Real>(
             achieved_rate,
             setting_note: None,
             wall_time_s: wall,
+            depth: p.deep.as_ref().map_or(2, |d| d.depth()),
+            alpha_trace,
             records,
         },
         weights,

@@ -232,6 +232,9 @@ pub struct ProblemSpec {
     pub m: Option<usize>,
     /// Hidden width (default 64).
     pub h: Option<usize>,
+    /// Number of layers `L ≥ 2` of `W = W₁⋯W_L` with equal hidden widths
+    /// (default 2; THEORY §13 for `L ≥ 3`).
+    pub depth: usize,
     /// Samples `N` (rows of `X`), or sensing measurements `p` (default 200).
     pub samples: Option<usize>,
     /// Condition number of the generated `X` (ignored for sensing and user data).
@@ -274,6 +277,7 @@ impl Default for ProblemSpec {
             n: None,
             m: None,
             h: None,
+            depth: 2,
             samples: None,
             kappa: Kappa::default(),
             noise: 0.0,
