@@ -118,6 +118,12 @@ where
         check: Option<(ImbalanceSummary<T>, T)>,
     ) -> (ImbalanceSummary<T>, bool);
 
+    /// `false` when the model has no a-priori certificate at all (THEORY
+    /// §13: open for `L ≥ 3`), so that nobody computes its inputs.
+    fn has_apriori(&self) -> bool {
+        true
+    }
+
     /// The inputs of the a-priori certificate (THEORY §8) at the current
     /// iterate with the given gap, or `None` when the model has none (it is
     /// open for `L ≥ 3`, THEORY §13).

@@ -682,6 +682,9 @@ fn deep_trainer_runs_hold_their_certificates() {
                     max_iters: 3000,
                     tol: Tolerance::Relative(1e-8),
                     imbalance_every: 7,
+                    // Asked for, the anytime certificate must say it is
+                    // open and leave the imbalance budgets alone.
+                    anytime_every: 5,
                     ..Default::default()
                 };
                 let mut tr = Trainer::new(net, squared(n, m, 3 * n + 4, 5), rule, cfg).unwrap();

@@ -146,7 +146,7 @@ struct ProblemCli {
     /// Imbalance knob sigma >= 0 (W1 <- r W1, W2 <- W2 / r, r^2 - r^-2 = sigma) [default: 1].
     #[arg(long, allow_hyphen_values = true)]
     sigma: Option<f64>,
-    /// Entry std (gaussian), omega (scaled: std omega/sqrt(h)), multiplier (orthogonal, spectral) [default: 1].
+    /// Entry std (gaussian), omega (scaled: std omega/sqrt(h)), multiplier (orthogonal, spectral) [default: 1; 0.1 with --depth >= 3].
     #[arg(long, allow_hyphen_values = true)]
     scale: Option<f64>,
     /// Seed of the start.
@@ -210,7 +210,11 @@ impl ProblemCli {
             lambda: self.lambda,
             init: self.init.unwrap_or_default(),
             sigma: self.sigma.unwrap_or(1.0),
-            scale: self.scale.unwrap_or(1.0),
+            // Deep networks start small by default (THEORY §13: the
+            // plateau near the saddle at 0, then α_t grows).
+            scale: self
+                .scale
+                .unwrap_or(if self.depth >= 3 { 0.1 } else { 1.0 }),
             seed: self.seed,
             data_seed: self.data_seed,
             precision: self.precision,
@@ -229,9 +233,10 @@ struct RunCli {
     /// Step rule: local|rate-optimal|constant:ETA|arora|du|xu2023|armijo (THEORY §6).
     #[arg(long, default_value = "local")]
     rule: String,
-    /// Iteration cap.
-    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
-    iters: usize,
+    /// Iteration cap [default: 1000; 20000 with --depth >= 3, whose small
+    /// starts leave the saddle at 0 slowly (THEORY §13)].
+    #[arg(long, allow_negative_numbers = true)]
+    iters: Option<usize>,
     /// Tolerance on L - L* (absolute; see --relative).
     #[arg(long, default_value_t = 1e-10, allow_hyphen_values = true)]
     tol: f64,
@@ -295,7 +300,9 @@ fn dispatch(cli: Cli) -> overlin::Result<i32> {
             r.problem.warn_ignored();
             let run = overlin::problem::RunSpec {
                 rule: r.rule.clone(),
-                iters: r.iters,
+                iters: r
+                    .iters
+                    .unwrap_or(if r.problem.depth >= 3 { 20_000 } else { 1000 }),
                 tol: r.tol,
                 relative: r.relative,
                 certify: true,

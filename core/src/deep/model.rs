@@ -216,6 +216,10 @@ where
         )
     }
 
+    fn has_apriori(&self) -> bool {
+        false
+    }
+
     fn apriori_inputs(
         &self,
         _imbalance: ImbalanceSummary<T>,

@@ -9,9 +9,9 @@ use crate::apriori::{
 use crate::certificate::StepCertificate;
 use crate::dims::NetAllocator;
 use crate::imbalance::ImbalanceSummary;
+use crate::loss::Loss;
 use crate::model::Model;
 use crate::net::TwoLayer;
-use crate::loss::Loss;
 use crate::scalar::Real;
 
 use super::{AnytimeRecord, Tolerance, Trainer};
@@ -47,7 +47,11 @@ where
 
     /// The inputs of Theorem 2 with the given gap and imbalance as the
     /// start (`None` for a model without them).
-    pub(super) fn inputs_at(&self, gap: T, imbalance: ImbalanceSummary<T>) -> Option<AprioriInputs<T>> {
+    pub(super) fn inputs_at(
+        &self,
+        gap: T,
+        imbalance: ImbalanceSummary<T>,
+    ) -> Option<AprioriInputs<T>> {
         self.net
             .apriori_inputs(imbalance, gap, self.loss.constants())
     }
@@ -55,6 +59,11 @@ where
     /// The inputs of Theorem 2 at the current iterate (THEORY §8.2), `None`
     /// for a model without an a-priori certificate.
     fn inputs_now_opt(&mut self) -> Option<AprioriInputs<T>> {
+        // A model without the certificate is not asked for its imbalance
+        // (a deep model's pairs carry their drift budgets between checks).
+        if !self.net.has_apriori() {
+            return None;
+        }
         let (imbalance, _) = self.net.imbalance(&mut self.ws, None);
         self.inputs_at(self.eval.gap, imbalance)
     }

@@ -25,8 +25,8 @@ mod two_layer;
 
 pub use config::{Status, Tolerance, TrainerConfig};
 pub use gram::GRAM_REFRESH;
-pub use two_layer::TwoLayerWork;
 pub use records::{AnytimeRecord, AnytimeSummary, History, Observer, StepRecord, Summary};
+pub use two_layer::TwoLayerWork;
 
 /// Certified gradient descent on one problem from one start, for any
 /// [`Model`]: the two-layer network (the default, THEORY §1–§8) or a deep

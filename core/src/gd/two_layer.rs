@@ -53,7 +53,10 @@ where
     ///
     /// `α_t, β_t` come from the extreme eigenvalues of the carried Grams
     /// ([`GramState`]); `‖G‖₂² = λ_max` of the smaller of `GᵀG`, `GGᵀ`.
-    fn local_constants(&self, ws: &mut TwoLayerWork<T, N, H, M>) -> (LocalConstants<T>, StepNorms<T>) {
+    fn local_constants(
+        &self,
+        ws: &mut TwoLayerWork<T, N, H, M>,
+    ) -> (LocalConstants<T>, StepNorms<T>) {
         let (n, h, m) = self.shape();
         ws.grams.current(self);
         ws.gram_n.copy_from(&ws.grams.g1);
