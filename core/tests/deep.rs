@@ -560,7 +560,7 @@ fn depth_two_agrees_with_two_layer() {
     }
 }
 
-fn squared(n: usize, m: usize, samples: usize, seed: u64) -> AnyLoss {
+fn squared(n: usize, m: usize, samples: usize, seed: u64) -> AnyLoss<f64> {
     let inst = Instance {
         loss: 0,
         n,

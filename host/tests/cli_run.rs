@@ -490,7 +490,11 @@ fn deep_runs_certify_every_step() {
         // Lemma D2 is checked, Theorem D1 does not apply); Local and
         // RateOptimal are certified by construction.
         if rule != "armijo" {
-            assert_eq!(j["tally"]["classes"]["certified"].as_u64().unwrap(), iters, "{rule}");
+            assert_eq!(
+                j["tally"]["classes"]["certified"].as_u64().unwrap(),
+                iters,
+                "{rule}"
+            );
         }
         assert_eq!(j["apriori"]["certified"], false);
         let trace = j["alpha_trace"].as_array().unwrap();
