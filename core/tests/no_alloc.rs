@@ -165,6 +165,7 @@ fn every_loss_steps_do_not_allocate() {
 /// Δ_j, the local constants and Q, both step rules, the certificate, a
 /// line-search trial, the update and the imbalance check make no
 /// allocation once the buffers exist.
+#[cfg(feature = "alloc")]
 #[test]
 fn deep_steps_do_not_allocate() {
     use overlin_core::deep::{DeepInit, DeepWork, DynDeep, Heap};
@@ -218,6 +219,7 @@ fn deep_steps_do_not_allocate() {
 /// The generic trainer over a deep network (`Dyn` sizes, depth 4, a vector
 /// of middle layers): no allocation in any step, for every rule defined at
 /// depth, with the imbalance of every pair checked every 7 steps.
+#[cfg(feature = "alloc")]
 #[test]
 fn deep_trainer_steps_do_not_allocate() {
     use overlin_core::deep::{DeepInit, DynDeep, Heap};
