@@ -172,6 +172,23 @@ pub(super) fn run_typed<T: Real>(
         overlin_core::Status::Stalled if summary.iterations == 0 => RunStatus::RuleUnavailable {
             reason: no_first_step_reason(p),
         },
+        // Steps that were all trivial (α_t = 0) and left the loss bit for bit
+        // where it started made no progress at all: the start is a critical
+        // point in floating point (its product rounds to zero), not a
+        // precision floor reached by progress.
+        overlin_core::Status::Stalled
+            if summary.final_gap == summary.initial_gap
+                && summary.tally.classes.trivial == summary.tally.steps_checked =>
+        {
+            RunStatus::RuleUnavailable {
+                reason: format!(
+                    "the start is a critical point in floating point: its product W1·W2 rounds to \
+                     zero (alpha_t = beta_t = 0), and {} steps left the loss exactly where it \
+                     started; start elsewhere (e.g. a larger --scale)",
+                    summary.iterations
+                ),
+            }
+        }
         overlin_core::Status::Stalled => RunStatus::Stalled,
         overlin_core::Status::Stopped => RunStatus::Stopped,
         overlin_core::Status::Running => {
