@@ -219,9 +219,13 @@ pub(super) fn check_size_relations(spec: &ProblemSpec, s: Sizes, user_data: bool
         };
         let most = (1.0 / (100.0 * s.n as f64 * eps)).sqrt();
         if k >= most {
+            let or_f64 = match spec.precision {
+                Precision::F32 => " or --precision f64",
+                Precision::F64 => "",
+            };
             return Err(Error::input(format!(
                 "--kappa {}: X^T X would have condition number {}, beyond what {} resolves \
-                 for n = {} (kappa below {}); use a smaller --kappa or --precision f64",
+                 for n = {} (kappa below {}); use a smaller --kappa{or_f64}",
                 crate::io::short_number(k),
                 crate::io::short_number(k * k),
                 spec.precision.name(),

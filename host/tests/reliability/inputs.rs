@@ -268,7 +268,7 @@ fn extreme_parameters_and_badly_scaled_data_name_the_flag_or_the_file() {
         ),
         (
             &["--kappa", "1e308"],
-            "--kappa 1e308: X^T X would have condition number inf, beyond what f64 resolves",
+            "--kappa 1e308: X^T X would have condition number inf, beyond what f64 resolves for n = 10 (kappa below 2122168); use a smaller --kappa\n",
         ),
         (&["--kappa", "-0"], "--kappa must be a finite number >= 1"),
         (
@@ -311,5 +311,5 @@ fn f32_problems_with_many_samples_are_not_called_rank_deficient() {
     }
     // Beyond what f32 resolves, the flag is named (not "use more samples").
     let o = overlin(p, &["run", "--precision", "f32", "--kappa", "1000"]);
-    assert_one_line_error(&o, 2, "--kappa 1000: X^T X would have condition number 1000000, beyond what f32 resolves for n = 10 (kappa below 91)");
+    assert_one_line_error(&o, 2, "--kappa 1000: X^T X would have condition number 1000000, beyond what f32 resolves for n = 10 (kappa below 91); use a smaller --kappa or --precision f64");
 }
