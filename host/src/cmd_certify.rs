@@ -63,11 +63,22 @@ pub fn format_certificate(c: &CertifyResult) -> String {
         "  limit rate 1-(mu/K)(alpha0/beta0)  {:.6e}\n",
         s0.limit_rate0
     );
-    s += &format!(
-        "  imbalance D0: lambda_max={:.6e} lambda_max(-D)={:.6e} alpha_imb={:.6e}\n",
-        s0.lambda_max, s0.neg_lambda_max, s0.alpha_imb
-    );
-    s += &margin_line(c);
+    if c.depth > 2 {
+        // Every pair D_j = W_jᵀW_j − W_{j+1}W_{j+1}ᵀ (THEORY §13); neither
+        // α_imb nor the loss margin of §8.1 bounds α_t at this depth.
+        s += &format!(
+            "  imbalances D_1..D_{}: max lambda_max={:.6e} max lambda_max(-D)={:.6e}\n",
+            c.depth - 1,
+            s0.lambda_max,
+            s0.neg_lambda_max
+        );
+    } else {
+        s += &format!(
+            "  imbalance D0: lambda_max={:.6e} lambda_max(-D)={:.6e} alpha_imb={:.6e}\n",
+            s0.lambda_max, s0.neg_lambda_max, s0.alpha_imb
+        );
+        s += &margin_line(c);
+    }
     s += "\na-priori certificate (THEORY §8, margin §8.1)\n";
     if a.certified {
         s += &format!("  eta_bar            {}\n", opt(a.eta_bar));

@@ -168,3 +168,37 @@ fn balanced_start_near_w_star_is_certified_by_the_margin() {
     assert!(out.contains("margin term"), "{out}");
     assert!(out.contains("imbalance term"), "{out}");
 }
+
+/// At depth L ≥ 3 the a-priori certificate is open (THEORY §13): `certify`
+/// says so, reports the depth, shows the imbalance extremes over every pair
+/// `D_j` and leaves out the two-layer loss margin of §8.1; at depth 2 the
+/// margin line is there and the JSON says depth 2.
+#[test]
+fn deep_certify_reports_every_pair_and_no_two_layer_margin() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = certify(dir.path(), &["--depth", "3"]);
+    assert_eq!(deep["depth"], 3, "{deep}");
+    assert_eq!(deep["apriori"]["certified"], false, "{deep}");
+    let reason = deep["apriori"]["reason"].as_str().unwrap();
+    assert!(reason.contains("open for L >= 3"), "{reason}");
+    assert!(
+        deep["start"]["lambda_max"].as_f64().unwrap() > 0.0,
+        "{deep}"
+    );
+    assert_eq!(certify(dir.path(), &[])["depth"], 2);
+
+    let text = |extra: &[&str]| {
+        let mut args = vec!["certify"];
+        args.extend_from_slice(PROBLEM);
+        args.extend_from_slice(extra);
+        let o = overlin(dir.path(), &args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        stdout(&o)
+    };
+    let t3 = text(&["--depth", "3"]);
+    assert!(t3.contains("imbalances D_1..D_2: max lambda_max="), "{t3}");
+    assert!(!t3.contains("loss margin"), "{t3}");
+    let t2 = text(&[]);
+    assert!(t2.contains("imbalance D0: lambda_max="), "{t2}");
+    assert!(t2.contains("loss margin"), "{t2}");
+}

@@ -137,5 +137,6 @@ pub(super) fn certify_typed<T: Real>(p: &Typed<T>, tol: f64) -> Result<CertifyRe
         start,
         apriori,
         setting_note: None,
+        depth: p.deep.as_ref().map_or(2, |d| d.depth()),
     })
 }

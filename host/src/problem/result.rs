@@ -242,6 +242,11 @@ pub struct CertifyResult {
     pub apriori: Apriori,
     /// Set when `h < max(n, m)` (outside the paper's setting), with the reason.
     pub setting_note: Option<String>,
+    /// Number of layers `L` (2: the two-layer model; THEORY §13 beyond). For
+    /// `L ≥ 3` the imbalance figures in `start` are the extremes over every
+    /// pair `D_j` and no margin or a-priori certificate applies.
+    #[serde(default = "two")]
+    pub depth: usize,
 }
 
 fn two() -> usize {
