@@ -194,6 +194,14 @@ pub fn format_anytime(res: &RunResult) -> String {
     if a.anytime_every == 0 {
         return "anytime      off (--anytime-every 0)\n".into();
     }
+    if res.depth > 2 {
+        // Theorem 2 has no deep analogue yet, so no iterate can have one.
+        return format!(
+            "anytime      none at depth L = {}: the certificate from an iterate is open for L >= 3 \
+             (THEORY §8.2, §13)\n",
+            res.depth
+        );
+    }
     let Some(tc) = a.certified_from else {
         return format!(
             "anytime      no certificate at any checked iterate (every {} steps, {} computed): {}\n",

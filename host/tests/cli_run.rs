@@ -508,6 +508,11 @@ fn deep_runs_certify_every_step() {
     assert!(out.contains("depth L=4"), "{out}");
     assert!(out.contains("alpha_t      t=0: "), "{out}");
     assert!(out.contains("open for L >= 3"), "{out}");
+    assert!(
+        out.contains("anytime      none at depth L = 4: the certificate from an iterate is open"),
+        "{out}"
+    );
+    assert!(!out.contains("computed)"), "{out}");
     let mut args = vec!["certify"];
     args.extend_from_slice(&deep[..10]);
     let o = overlin(dir.path(), &args);
