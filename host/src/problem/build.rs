@@ -254,12 +254,16 @@ pub(super) fn check_size_relations(spec: &ProblemSpec, s: Sizes, user_data: bool
 /// by the loss, copied for the least-squares solve and for the run, and
 /// read in `f64` from files), the network (start, iterate, trial step,
 /// `A`, `B` and the certificate's copies: `6h(n+m)`) and the Gram and
-/// imbalance matrices (`6(n+m)² + 4nm`). An estimate that errs high: it
-/// is compared with the limit before anything is allocated.
+/// imbalance matrices (`6(n+m)² + 4nm`). A deep network (`depth ≥ 3`,
+/// THEORY §13) adds its `L − 2` middle `h×h` layers four times (start,
+/// iterate, trial step, gradients), the two `h×h` imbalance buffers, and
+/// `3L` prefix/suffix products of `h(n+m)` entries. An estimate that errs
+/// high: it is compared with the limit before anything is allocated.
 pub fn memory_estimate(
     loss: LossName,
     precision: Precision,
     s: Sizes,
+    depth: usize,
     user_data: bool,
 ) -> Option<u128> {
     let (n, m, h, samples) = (s.n as u128, s.m as u128, s.h as u128, s.samples as u128);
@@ -277,6 +281,15 @@ pub fn memory_estimate(
         .checked_add(nm.checked_mul(nm)?.checked_mul(6)?)?
         .checked_add(n.checked_mul(m)?.checked_mul(4)?)?
         .checked_add(samples.checked_mul(4)?)?;
+    let elems = if depth > 2 {
+        let depth = depth as u128;
+        let hh = h.checked_mul(h)?;
+        elems
+            .checked_add(hh.checked_mul((depth - 2).checked_mul(4)?.checked_add(2)?)?)?
+            .checked_add(h.checked_mul(nm)?.checked_mul(depth.checked_mul(3)?)?)?
+    } else {
+        elems
+    };
     let width: u128 = match precision {
         Precision::F32 => 4,
         Precision::F64 => 8,

@@ -154,11 +154,16 @@ impl Problem {
         let sizes = Sizes { n, m, h, samples };
         check_size_relations(spec, sizes, user.is_some())?;
         crate::resources::check_memory(
-            memory_estimate(spec.loss, spec.precision, sizes, user.is_some()),
+            memory_estimate(spec.loss, spec.precision, sizes, spec.depth, user.is_some()),
             &format!(
-                "this problem (n = {n}, m = {m}{}, h = {h}, samples = {samples}, {})",
+                "this problem (n = {n}, m = {m}{}, h = {h}{}, samples = {samples}, {})",
                 if spec.loss == LossName::Softmax && spec.m.is_none() && user.is_some() {
                     format!(" from the largest label in {}", path_name(&spec.y, "Y"))
+                } else {
+                    String::new()
+                },
+                if spec.depth > 2 {
+                    format!(", depth = {}", spec.depth)
                 } else {
                     String::new()
                 },

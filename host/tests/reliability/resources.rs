@@ -126,6 +126,13 @@ fn sizes_beyond_the_memory_limit_are_refused_at_once_with_need_and_limit() {
             &["run", "--loss", "sensing", "--n", "100000", "--m", "100000", "--samples", "10"],
             "needs about 4.9 TiB of memory",
         ),
+        // The middle h×h layers of a deep network count: as two layers
+        // these sizes need ~30 MB; 38 middle layers of 30000² need ~1 TiB.
+        (
+            &[],
+            &["run", "--depth", "40", "--n", "10", "--m", "10", "--h", "30000", "--samples", "40"],
+            "this problem (n = 10, m = 10, h = 30000, depth = 40, samples = 40, f64) needs about 1.0 TiB of memory",
+        ),
         (
             &[("OVERLIN_MAX_MEMORY", "64K")],
             &["run"],
