@@ -188,6 +188,11 @@ fn predict<T: Real>(p: &Typed<T>, eta: f64) -> Result<(Prediction, TypedPredicti
                  the weights): there is no step to certify"
             )),
             Status::RuleUnavailable(why) => Error::input(format!("eta = {eta:e}: {why}")),
+            Status::Diverged { .. } if !before.gap.finite() => Error::input(format!(
+                "the loss at this iterate is not finite (L - L* = {:e}: W1·W2 or the loss \
+                 overflows the working precision): there is no step to certify; rescale W1 and W2",
+                before.gap.to_f64()
+            )),
             other => Error::input(format!(
                 "the iterate cannot be stepped from (status {})",
                 other.name()

@@ -138,3 +138,11 @@ def test_one_dimensional_targets(data):
     r1 = call(X, Y[:, 0], W1, W2[:, :1])
     r2 = call(X, Y[:, :1], W1, W2[:, :1])
     assert np.array_equal(r1.gap, r2.gap)
+
+
+def test_start_whose_loss_overflows(data):
+    X, Y, W1, W2 = data
+    with pytest.raises(ValueError, match=r"^the start W1 · W2 gives a loss that overflows f64"):
+        overlin.step_certificate(X, Y, W1 * 1e200, W2 * 1e200, 0.01)
+    with pytest.raises(ValueError, match=r"^the start W1 · W2 gives a loss that overflows f64"):
+        overlin.run(X, Y, W1 * 1e200, W2 * 1e200)

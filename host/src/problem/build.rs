@@ -561,6 +561,7 @@ pub(super) fn build_typed<T: Real>(
         )),
         (e, _) => e,
     })?;
+    let user_start = start.is_some();
     let start = match start {
         Some((a, b)) => DynNet::new(to_t::<T>(&a), to_t::<T>(&b))
             .map_err(|e| Error::input(format!("user start: {e}")))?,
@@ -577,6 +578,27 @@ pub(super) fn build_typed<T: Real>(
             e => e,
         })?,
     };
+    // A start whose loss is not finite is refused like targets whose L*
+    // overflows: it is an input out of range, not a divergence at step 0.
+    if spec.depth < 3 {
+        let at_start = loss.clone().evaluate(&(&start.w1 * &start.w2));
+        if !(at_start.value.finite() && at_start.gap.finite()) {
+            let what = if user_start {
+                format!(
+                    "the start {} · {}",
+                    path_name(&spec.w1, "W1"),
+                    path_name(&spec.w2, "W2")
+                )
+            } else {
+                format!("--scale {}", crate::io::short_number(spec.scale))
+            };
+            return Err(Error::input(format!(
+                "{what} gives a loss that overflows {} (W1·W2 or the loss is not finite there); \
+                 use a smaller start",
+                spec.precision.name()
+            )));
+        }
+    }
     let deep = (spec.depth >= 3)
         .then(|| generated_deep_start::<T>(spec, s))
         .transpose()?;

@@ -241,6 +241,9 @@ fn extreme_parameters_and_badly_scaled_data_name_the_flag_or_the_file() {
         "0.3,0.5\n0.3,1e10\n0.2,0.7\n1,0.1\n0.5,0.5\n0.9,0.2\n",
     )
     .unwrap();
+    let row = |k: usize| vec!["1e200"; k].join(",");
+    std::fs::write(p.join("big1.csv"), vec![row(20); 10].join("\n") + "\n").unwrap();
+    std::fs::write(p.join("big2.csv"), vec![row(5); 20].join("\n") + "\n").unwrap();
     // Truly dependent columns stay a rank deficiency, whatever the scale.
     std::fs::write(p.join("dup.csv"), "1e30,2e30\n3,6\n2,4\n1,2\n5,10\n9,18\n").unwrap();
     let cases: &[(&[&str], &str)] = &[
@@ -265,6 +268,16 @@ fn extreme_parameters_and_badly_scaled_data_name_the_flag_or_the_file() {
         (
             &["--sigma", "1e308"],
             "--scale 1 with --sigma 1e308 makes the start overflow f64",
+        ),
+        // A start whose loss overflows is an input out of range, refused
+        // before the run (was: "diverged at step 0").
+        (
+            &["--scale", "1e160"],
+            "--scale 1e160 gives a loss that overflows f64 (W1·W2 or the loss is not finite there)",
+        ),
+        (
+            &["--w1", "big1.csv", "--w2", "big2.csv"],
+            "the start big1.csv · big2.csv gives a loss that overflows f64",
         ),
         (
             &["--kappa", "1e308"],

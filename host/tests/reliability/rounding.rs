@@ -259,3 +259,36 @@ fn large_scales_stall_at_the_floor_without_a_false_alarm() {
     assert_eq!(j["tally"]["violations"], 0);
     assert_eq!(j["tally"]["classes"]["descent_only"], 1);
 }
+
+/// At `--scale 1e60` the squared gradient norms overflow: every step's
+/// certificate is non-finite (it proves nothing) and Lemma 3's drift budget
+/// is ∞ − ∞. Such imbalance spectra are not counted as checks, so no NaN
+/// comparison is reported as "CERTIFICATE VIOLATED" (was: 9 imbalance
+/// violations, exit 4). The same problem at `--scale 1e30` checks the
+/// imbalance every 10 steps and certifies every step.
+#[test]
+fn an_overflowed_drift_budget_is_no_imbalance_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(dir.path(), &["--json"], &["--scale", "1e60"]);
+    no_panic(&o);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 0, "{err}");
+    assert!(!err.contains("CERTIFICATE VIOLATED"), "{err}");
+    let j = json(&o);
+    let t = &j["tally"];
+    assert_eq!(t["imbalance_violations"], 0, "{j}");
+    assert_eq!(t["imbalance_checks"], 0, "{j}");
+    assert_eq!(t["classes"]["certified"], 0, "{j}");
+    assert_eq!(
+        t["classes"]["non_finite"].as_u64().unwrap(),
+        j["iterations"].as_u64().unwrap(),
+        "{j}"
+    );
+    let o = run(dir.path(), &["--json"], &["--scale", "1e30"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let j = json(&o);
+    let t = &j["tally"];
+    assert_eq!(t["imbalance_checks"], 100, "{j}");
+    assert_eq!(t["imbalance_violations"], 0, "{j}");
+    assert_eq!(t["classes"]["certified"], j["iterations"], "{j}");
+}
