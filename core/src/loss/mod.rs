@@ -13,6 +13,8 @@ use crate::scalar::{abs, exp, sqrt, tanh, Real};
 mod registry;
 
 #[cfg(feature = "alloc")]
+use registry::{check_columns, regression_data};
+#[cfg(feature = "alloc")]
 pub use registry::{Design, LossBuilder, Synthetic};
 
 losses! {

@@ -75,6 +75,41 @@ pub trait LossBuilder<T: Real>: super::Loss<T, Dyn, Dyn> + Sized {
     fn data(&self) -> (DMatrix<T>, DMatrix<T>);
 }
 
+/// `X` and `Y` have the `n` and `m` columns a `W` of size `n×m` needs
+/// (the regression losses' [`LossBuilder::from_data`] check).
+#[cfg(feature = "alloc")]
+pub(super) fn check_columns<T: Real>(
+    n: usize,
+    m: usize,
+    x: &DMatrix<T>,
+    y: &DMatrix<T>,
+) -> Result<(), ProblemError> {
+    if (x.ncols(), y.ncols()) != (n, m) {
+        return Err(ProblemError::ShapeMismatch {
+            what: "X and Y (columns: n and m)",
+            expected: (n, m),
+            found: (x.ncols(), y.ncols()),
+        });
+    }
+    Ok(())
+}
+
+/// Regression data for [`LossBuilder::generate`]: the design, then the
+/// targets `Y = XΘ + noise` with `Θ` planted in `theta`, drawn in that
+/// order from `rng`.
+#[cfg(feature = "alloc")]
+pub(super) fn regression_data<T: Real>(
+    s: &Synthetic,
+    design: Design<'_, T>,
+    theta: &mut DMatrix<T>,
+    rng: &mut Rng,
+) -> Result<(DMatrix<T>, DMatrix<T>), ProblemError> {
+    let x = design(s.samples, s.n, rng)?;
+    let mut y = DMatrix::<T>::zeros(s.samples, s.m);
+    crate::data::linear_targets(&x, theta, &mut y, s.theta_std, s.noise, rng)?;
+    Ok((x, y))
+}
+
 macro_rules! losses {
     ($(
         $(#[$doc:meta])*

@@ -435,14 +435,7 @@ impl<T: Real> super::LossBuilder<T> for Dynamic<T> {
         y: nalgebra::DMatrix<T>,
         hyper: T,
     ) -> Result<Self, ProblemError> {
-        let _ = hyper;
-        if (x.ncols(), y.ncols()) != (n, m) {
-            return Err(ProblemError::ShapeMismatch {
-                what: "X and Y (columns: n and m)",
-                expected: (n, m),
-                found: (x.ncols(), y.ncols()),
-            });
-        }
+        super::check_columns(n, m, &x, &y)?;
         Self::new(x, y, hyper)
     }
 

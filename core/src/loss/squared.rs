@@ -316,16 +316,9 @@ impl<T: Real> super::LossBuilder<T> for Dynamic<T> {
         m: usize,
         x: nalgebra::DMatrix<T>,
         y: nalgebra::DMatrix<T>,
-        hyper: T,
+        _hyper: T,
     ) -> Result<Self, ProblemError> {
-        let _ = hyper;
-        if (x.ncols(), y.ncols()) != (n, m) {
-            return Err(ProblemError::ShapeMismatch {
-                what: "X and Y (columns: n and m)",
-                expected: (n, m),
-                found: (x.ncols(), y.ncols()),
-            });
-        }
+        super::check_columns(n, m, &x, &y)?;
         Self::new(x, y)
     }
 
@@ -339,10 +332,7 @@ impl<T: Real> super::LossBuilder<T> for Dynamic<T> {
         theta: &mut nalgebra::DMatrix<T>,
         rng: &mut crate::init::Rng,
     ) -> Result<(nalgebra::DMatrix<T>, nalgebra::DMatrix<T>), ProblemError> {
-        let x = design(s.samples, s.n, rng)?;
-        let mut y = nalgebra::DMatrix::<T>::zeros(s.samples, s.m);
-        crate::data::linear_targets(&x, theta, &mut y, s.theta_std, s.noise, rng)?;
-        Ok((x, y))
+        super::regression_data(s, design, theta, rng)
     }
 
     fn data(&self) -> (nalgebra::DMatrix<T>, nalgebra::DMatrix<T>) {
